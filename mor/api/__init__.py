@@ -1,0 +1,1 @@
+"""The HTTP APIs: FHIR REST today; SMART, CKAN and exchange endpoints later."""

@@ -1,0 +1,51 @@
+"""The ASGI application: the FHIR API at /fhir and a small landing page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+import mor
+from mor.api.http_fhir import FhirEndpoint
+from mor.config import Settings
+from mor.db.engine import create_engine
+from mor.fhir.store import Store
+
+_FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    engine = create_engine(settings)
+    store = Store(engine)
+    fhir = FhirEndpoint(store, max_body_bytes=settings.max_body_bytes,
+                        base_url=settings.base_url and settings.base_url + "/fhir")
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    async def home(request: Request) -> Response:
+        return JSONResponse({
+            "name": "mor",
+            "version": mor.__version__,
+            "fhir": str(request.base_url).rstrip("/") + "/fhir",
+            "fhirVersion": "4.0.1",
+        })
+
+    app = Starlette(
+        routes=[
+            Route("/", home, methods=["GET"]),
+            Route("/fhir", fhir.handle, methods=_FHIR_METHODS),
+            Route("/fhir/{path:path}", fhir.handle, methods=_FHIR_METHODS),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    return app

@@ -1,0 +1,63 @@
+"""Settings, read from the environment once at start-up.
+
+| variable | meaning | default |
+| --- | --- | --- |
+| MOR_DATABASE_URL | sqlite:///path or postgresql://user@host/db | sqlite:///./mor-data/mor.db |
+| MOR_BASE_URL | public address, used in fullUrl and links | taken from each request |
+| MOR_MAX_BODY_BYTES | largest request body accepted | 16 MiB |
+| MOR_DB_POOL_SIZE | PostgreSQL connections per server process | 10 |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite:///./mor-data/mor.db"
+
+
+class ConfigError(ValueError):
+    """A setting in the environment has a value mor cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    base_url: str | None = None
+    max_body_bytes: int = 16 * 1024 * 1024
+    db_pool_size: int = 10
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        return cls(
+            database_url=env.get("MOR_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            base_url=(env.get("MOR_BASE_URL") or "").rstrip("/") or None,
+            max_body_bytes=_positive_int(env, "MOR_MAX_BODY_BYTES", 16 * 1024 * 1024),
+            db_pool_size=_positive_int(env, "MOR_DB_POOL_SIZE", 10),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        """The database file of an SQLite URL, or None for PostgreSQL and in-memory SQLite."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split(":///", 1)[-1]
+        return None if path in ("", ":memory:") else Path(path)
+
+
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than zero, not {value}")
+    return value

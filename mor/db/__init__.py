@@ -1,0 +1,1 @@
+"""The database layer: schema, engine and migrations, for SQLite and PostgreSQL."""

@@ -1,0 +1,74 @@
+"""Opening the database: one async engine for SQLite or PostgreSQL.
+
+SQLite gets WAL mode and explicit transactions: readers use a plain ``BEGIN``
+while writers use ``BEGIN IMMEDIATE`` so that two writers queue for the write
+lock up front instead of failing with "database is locked" half-way through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from mor.config import ConfigError, Settings
+
+# Execution option that marks a connection as one that will write.
+WRITE_OPTION = "mor_write"
+
+
+def async_database_url(url: str) -> str:
+    """Map a user-facing database URL to the async driver mor uses."""
+    if url.startswith("sqlite+aiosqlite:") or url.startswith("postgresql+asyncpg:"):
+        return url
+    if url.startswith("sqlite:"):
+        return "sqlite+aiosqlite:" + url[len("sqlite:"):]
+    for prefix in ("postgresql:", "postgres:", "postgresql+psycopg:", "postgresql+psycopg2:"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg:" + url[len(prefix):]
+    raise ConfigError(
+        f"MOR_DATABASE_URL {make_url(url).render_as_string(hide_password=True)!r} is not "
+        "supported: use sqlite:///path/to/file.db or postgresql://user@host:port/database"
+    )
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    url = async_database_url(settings.database_url)
+    if url.startswith("sqlite"):
+        path = settings.sqlite_path()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # aiosqlite runs each connection in its own thread; a fresh connection per
+        # checkout keeps writers from sharing one and costs little on a local file.
+        engine = create_async_engine(url, poolclass=NullPool)
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=False,
+    )
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let mor issue BEGIN itself, so writers can take the lock at once.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,156 @@
+"""The storage schema: resources, their version history, and the search index.
+
+Modelled on the leading FHIR servers: one row per resource holds the current
+version, every version is kept in ``resource_version``, and search-index tables
+hold one row per indexed value so that a FHIR search compiles to an indexed SQL
+query. Index rows point at ``resource.pk`` (a compact integer) rather than the
+(type, id) pair so joins stay narrow.
+
+Date-time index values are integers: microseconds since 1970-01-01T00:00:00Z,
+the same on SQLite and PostgreSQL, so range comparisons behave identically.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+_PK = BigInteger().with_variant(Integer(), "sqlite")
+
+resource = Table(
+    "resource",
+    metadata,
+    Column("pk", _PK, primary_key=True, autoincrement=True),
+    Column("resource_type", String(64), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("version_id", Integer, nullable=False),
+    # Microseconds since the epoch, UTC; meta.lastUpdated rendered from it.
+    Column("last_updated", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    # The current version's JSON, including meta; NULL once deleted.
+    Column("content", Text, nullable=True),
+    UniqueConstraint("resource_type", "id", name="uq_resource_type_id"),
+)
+Index("ix_resource_type_updated", resource.c.resource_type, resource.c.last_updated)
+
+resource_version = Table(
+    "resource_version",
+    metadata,
+    Column("resource_pk", _PK, ForeignKey("resource.pk"), primary_key=True),
+    Column("version_id", Integer, primary_key=True),
+    Column("resource_type", String(64), nullable=False),
+    Column("id", String(64), nullable=False),
+    Column("last_updated", BigInteger, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    # HTTP method that produced the version: POST, PUT, PATCH or DELETE.
+    Column("method", String(8), nullable=False),
+    Column("content", Text, nullable=True),
+)
+Index("ix_resource_version_updated", resource_version.c.last_updated)
+Index(
+    "ix_resource_version_type_updated",
+    resource_version.c.resource_type,
+    resource_version.c.last_updated,
+)
+
+
+def _index_table(name: str, *columns: Column[object]) -> Table:
+    table = Table(
+        name,
+        metadata,
+        Column("resource_pk", _PK, ForeignKey("resource.pk"), nullable=False),
+        Column("resource_type", String(64), nullable=False),
+        Column("param", String(100), nullable=False),
+        *columns,
+    )
+    Index(f"ix_{name}_resource", table.c.resource_pk)
+    return table
+
+
+idx_string = _index_table(
+    "idx_string",
+    # Lower-cased, accent-folded form used for the default and :contains matches.
+    Column("value_norm", Text, nullable=False),
+    Column("value_exact", Text, nullable=False),
+)
+Index("ix_idx_string_lookup", idx_string.c.resource_type, idx_string.c.param,
+      idx_string.c.value_norm)
+
+idx_token = _index_table(
+    "idx_token",
+    Column("system", Text, nullable=True),
+    Column("code", Text, nullable=True),
+    # Display text (Coding.display, CodeableConcept.text, Identifier.type.text) for :text.
+    Column("text", Text, nullable=True),
+)
+Index("ix_idx_token_lookup", idx_token.c.resource_type, idx_token.c.param, idx_token.c.code,
+      idx_token.c.system)
+
+idx_reference = _index_table(
+    "idx_reference",
+    # A relative (local) reference is stored as target_type + target_id.
+    Column("target_type", String(64), nullable=True),
+    Column("target_id", String(64), nullable=True),
+    # Absolute URLs, canonical references and anything not resolvable locally.
+    Column("target_url", Text, nullable=True),
+)
+Index("ix_idx_reference_lookup", idx_reference.c.target_id, idx_reference.c.param,
+      idx_reference.c.target_type)
+Index("ix_idx_reference_url", idx_reference.c.target_url)
+
+idx_date = _index_table(
+    "idx_date",
+    # The instant range the value covers: [low, high], microseconds since the epoch.
+    Column("low", BigInteger, nullable=False),
+    Column("high", BigInteger, nullable=False),
+)
+Index("ix_idx_date_lookup", idx_date.c.resource_type, idx_date.c.param, idx_date.c.low,
+      idx_date.c.high)
+
+idx_number = _index_table(
+    "idx_number",
+    Column("value", Double, nullable=False),
+)
+Index("ix_idx_number_lookup", idx_number.c.resource_type, idx_number.c.param,
+      idx_number.c.value)
+
+idx_quantity = _index_table(
+    "idx_quantity",
+    Column("value", Double, nullable=False),
+    Column("system", Text, nullable=True),
+    Column("code", Text, nullable=True),
+    Column("unit", Text, nullable=True),
+)
+Index("ix_idx_quantity_lookup", idx_quantity.c.resource_type, idx_quantity.c.param,
+      idx_quantity.c.code, idx_quantity.c.value)
+
+idx_uri = _index_table(
+    "idx_uri",
+    Column("value", Text, nullable=False),
+)
+Index("ix_idx_uri_lookup", idx_uri.c.resource_type, idx_uri.c.param, idx_uri.c.value)
+
+INDEX_TABLES: dict[str, Table] = {
+    "string": idx_string,
+    "token": idx_token,
+    "reference": idx_reference,
+    "date": idx_date,
+    "number": idx_number,
+    "quantity": idx_quantity,
+    "uri": idx_uri,
+}

@@ -1,0 +1,464 @@
+"""Turning a resource into search-index rows.
+
+For each search parameter of the resource's type, the parameter's FHIRPath
+expression finds the values; each value becomes rows of the index table for the
+parameter's type (see :mod:`mor.db.schema`), following the FHIR search rules for
+what a value of each FHIR type matches. A value whose type does not fit the
+parameter's type, or that is malformed (a date that is not a date), is skipped:
+indexing runs on every write and must never fail one.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Final
+
+from mor.fhir.fhirpath import (
+    CompiledExpression,
+    FhirPathError,
+    Node,
+    choice_value,
+    compile_expression,
+    reference_parts,
+)
+from mor.fhir.resource_types import RESOURCE_TYPES
+from mor.fhir.search_parameters import parameters_for
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    table: str  # a key of mor.db.schema.INDEX_TABLES
+    param: str  # the search parameter code, or "<code>:identifier"
+    columns: dict[str, Any]  # that table's own columns
+
+
+# Answered from the resource table itself.
+SKIPPED_PARAMETERS: Final = frozenset({"_id", "_lastUpdated"})
+
+UNINDEXED_TYPES: Final = {
+    "composite": "composite parameters are not indexed yet (their components are)",
+    "special": "special parameters (_filter, Location near) need their own search logic",
+}
+
+UNSUPPORTED_EXPRESSIONS: Final[dict[str, str]] = {
+    "http://hl7.org/fhir/SearchParameter/DomainResource-text":
+        "_text searches the narrative; full-text search is not implemented",
+    "http://hl7.org/fhir/SearchParameter/Resource-content":
+        "_content searches the whole resource; full-text search is not implemented",
+    "http://hl7.org/fhir/SearchParameter/Resource-query":
+        "_query names a custom named query; it has no expression",
+    "http://hl7.org/fhir/SearchParameter/filter":
+        "_filter is a query language of its own; it has no expression",
+    "http://hl7.org/fhir/SearchParameter/patient-extensions-Patient-age":
+        "the definition has no expression (age is computed from birthDate)",
+    "http://hl7.org/fhir/SearchParameter/patient-extensions-Patient-birthOrderBoolean":
+        "the definition has no expression",
+    "http://hl7.org/fhir/SearchParameter/codesystem-extensions-CodeSystem-author":
+        "the definition has neither base nor expression",
+    "http://hl7.org/fhir/SearchParameter/codesystem-extensions-CodeSystem-effective":
+        "the definition has neither base nor expression",
+    "http://hl7.org/fhir/SearchParameter/codesystem-extensions-CodeSystem-end":
+        "the definition has neither base nor expression",
+    "http://hl7.org/fhir/SearchParameter/codesystem-extensions-CodeSystem-keyword":
+        "the definition has neither base nor expression",
+    "http://hl7.org/fhir/SearchParameter/codesystem-extensions-CodeSystem-workflow":
+        "the definition has neither base nor expression",
+    "http://hl7.org/fhir/SearchParameter/valueset-extensions-ValueSet-author":
+        "the definition has neither base nor expression",
+    "http://hl7.org/fhir/SearchParameter/valueset-extensions-ValueSet-effective":
+        "the definition has neither base nor expression",
+    "http://hl7.org/fhir/SearchParameter/valueset-extensions-ValueSet-end":
+        "the definition has neither base nor expression",
+    "http://hl7.org/fhir/SearchParameter/valueset-extensions-ValueSet-keyword":
+        "the definition has neither base nor expression",
+    "http://hl7.org/fhir/SearchParameter/valueset-extensions-ValueSet-workflow":
+        "the definition has neither base nor expression",
+}
+"""Search parameters (by URL) whose values mor does not index, and why."""
+
+
+# --- Strings --------------------------------------------------------------------------------
+
+NORMALIZED_MAX_LENGTH: Final = 200
+_THAI_LAO = re.compile(r"[\u0e00-\u0eff]+")
+# Only the generic combining diacritics (the accents of Latin, Greek and Cyrillic) are
+# removed. Thai, Lao and other scripts' vowel and tone marks are combining characters too,
+# but they are letters of the word: stripping them would make different words equal.
+_DIACRITICS: Final = dict.fromkeys(
+    [*range(0x0300, 0x0370), *range(0x1AB0, 0x1B00), *range(0x1DC0, 0x1E00),
+     *range(0x20D0, 0x2100), *range(0xFE20, 0xFE30)])
+
+
+def _fold_accents(text: str) -> str:
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFKD", text)
+                                 .translate(_DIACRITICS))
+
+
+def normalize_string(value: str) -> str:
+    """The form string search compares: case-folded, accents removed ("José" -> "jose").
+
+    Thai and Lao runs are only put in NFC: NFKD would also rewrite them (SARA AM into
+    NIKHAHIT + SARA AA, Lao HO NO into HO SUNG + NO), so they keep the shape users type.
+    The result is cut to NORMALIZED_MAX_LENGTH characters to keep the index small; search
+    values go through the same cut, so prefix matching still works on longer strings.
+    """
+    if value.isascii():
+        return value.lower()[:NORMALIZED_MAX_LENGTH]
+    pieces: list[str] = []
+    position = 0
+    for match in _THAI_LAO.finditer(value):
+        pieces.append(_fold_accents(value[position:match.start()]))
+        pieces.append(unicodedata.normalize("NFC", match.group()))
+        position = match.end()
+    pieces.append(_fold_accents(value[position:]))
+    return "".join(pieces).casefold()[:NORMALIZED_MAX_LENGTH]
+
+
+# --- Dates ----------------------------------------------------------------------------------
+
+_DATE = re.compile(
+    r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
+    r"(?:T(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d+))?)?"
+    r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?")
+MIN_MICROS: Final = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z
+MAX_MICROS: Final = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+_DAYS_IN_MONTH: Final = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's method)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
+
+
+def _is_leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+def _days_in_month(year: int, month: int) -> int:
+    return 29 if month == 2 and _is_leap(year) else _DAYS_IN_MONTH[month - 1]
+
+
+def date_range(value: str) -> tuple[int, int]:
+    """The instants a FHIR date, dateTime or instant covers, given its precision.
+
+    Returns [low, high] in microseconds since 1970-01-01T00:00:00Z: "2020" covers the
+    whole year, "2020-02-10" the whole day, "2020-02-10T10:00:00+07:00" that second.
+    Values without a time zone are taken as UTC. Raises ValueError if it is not a date.
+    """
+    match = _DATE.fullmatch(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a FHIR date, dateTime or instant")
+    year = int(match["year"])
+    if year == 0:
+        raise ValueError(f"{value!r}: there is no year 0")
+    if match["month"] is None:
+        low = _days_from_civil(year, 1, 1) * 86_400_000_000
+        return low, _days_from_civil(year + 1, 1, 1) * 86_400_000_000 - 1
+    month = int(match["month"])
+    if not 1 <= month <= 12:
+        raise ValueError(f"{value!r}: month out of range")
+    if match["day"] is None:
+        low = _days_from_civil(year, month, 1) * 86_400_000_000
+        return low, low + _days_in_month(year, month) * 86_400_000_000 - 1
+    day = int(match["day"])
+    if not 1 <= day <= _days_in_month(year, month):
+        raise ValueError(f"{value!r}: day out of range")
+    start_of_day = _days_from_civil(year, month, day) * 86_400_000_000
+    if match["hour"] is None:
+        return start_of_day, start_of_day + 86_400_000_000 - 1
+    hour, minute, second = int(match["hour"]), int(match["minute"]), int(match["second"] or 0)
+    if hour > 23 or minute > 59 or second > 60:
+        raise ValueError(f"{value!r}: time out of range")
+    # 60 is a leap second; counting it as 59 keeps the range inside the minute.
+    second = min(second, 59)
+    low = start_of_day + ((hour * 60 + minute) * 60 + second) * 1_000_000
+    if match["second"] is None:
+        width = 60_000_000
+    elif match["fraction"] is None:
+        width = 1_000_000
+    else:
+        digits = match["fraction"][:6]
+        low += int(digits.ljust(6, "0"))
+        width = 10 ** (6 - len(digits))
+    zone = match["zone"]
+    if zone and zone != "Z":
+        if int(zone[1:3]) > 14 or int(zone[4:6]) > 59:
+            raise ValueError(f"{value!r}: time zone out of range")
+        offset = (int(zone[1:3]) * 60 + int(zone[4:6])) * 60_000_000
+        low += -offset if zone[0] == "+" else offset
+    return low, low + width - 1
+
+
+def _period_range(period: Any) -> tuple[int, int] | None:
+    if not isinstance(period, dict):
+        return None
+    start, end = period.get("start"), period.get("end")
+    if start is None and end is None:
+        return None
+    low = date_range(start)[0] if isinstance(start, str) else MIN_MICROS
+    high = date_range(end)[1] if isinstance(end, str) else MAX_MICROS
+    return low, high
+
+
+# --- Rows per parameter type ----------------------------------------------------------------
+
+class _Rows:
+    """Collects rows, dropping exact duplicates (the same value reached by two paths)."""
+
+    __slots__ = ("rows", "seen")
+
+    def __init__(self) -> None:
+        self.rows: list[IndexRow] = []
+        self.seen: set[tuple[Any, ...]] = set()
+
+    def add(self, table: str, param: str, columns: dict[str, Any]) -> None:
+        key = (table, param, *columns.values())
+        if key not in self.seen:
+            self.seen.add(key)
+            self.rows.append(IndexRow(table, param, columns))
+
+
+_Handler = Callable[[_Rows, str, str, Any], None]
+
+_STRING_TYPES: Final = frozenset({"string", "markdown", "code", "id", "uri", "url", "canonical",
+                                  "oid", "uuid"})
+_URI_TYPES: Final = frozenset({"uri", "url", "canonical", "oid", "uuid"})
+_NUMBER_TYPES: Final = frozenset({"integer", "decimal", "positiveInt", "unsignedInt"})
+_QUANTITY_TYPES: Final = frozenset({"Quantity", "Age", "Duration", "Distance", "Count",
+                                    "SimpleQuantity", "MoneyQuantity"})
+_DATE_TYPES: Final = frozenset({"date", "dateTime", "instant"})
+_NAME_PARTS: Final = (("text", False), ("family", False), ("given", True), ("prefix", True),
+                      ("suffix", True))
+_ADDRESS_PARTS: Final = (("text", False), ("line", True), ("city", False),
+                         ("district", False), ("state", False), ("postalCode", False),
+                         ("country", False))
+_ISO_4217: Final = "urn:iso:std:iso:4217"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _parts(value: dict[str, Any], names: tuple[tuple[str, bool], ...]) -> list[str]:
+    found: list[str] = []
+    for name, repeats in names:
+        item = value.get(name)
+        for text in (item if repeats and isinstance(item, list) else (item,)):
+            if isinstance(text, str) and text:
+                found.append(text)
+    return found
+
+
+def _index_string(rows: _Rows, param: str, type_name: str, value: Any) -> None:
+    if type_name in _STRING_TYPES:
+        texts = [value] if isinstance(value, str) and value else []
+    elif type_name == "HumanName" and isinstance(value, dict):
+        texts = _parts(value, _NAME_PARTS)
+    elif type_name == "Address" and isinstance(value, dict):
+        texts = _parts(value, _ADDRESS_PARTS)
+    else:
+        return
+    for text in texts:
+        rows.add("string", param, {"value_norm": normalize_string(text), "value_exact": text})
+
+
+def _token_row(rows: _Rows, param: str, system: Any, code: Any, text: Any) -> None:
+    system, code, text = _text(system), _text(code), _text(text)
+    if system or code or text:
+        rows.add("token", param, {"system": system, "code": code, "text": text})
+
+
+def _index_identifier(rows: _Rows, param: str, value: Any) -> None:
+    if isinstance(value, dict):
+        kind = value.get("type")
+        _token_row(rows, param, value.get("system"), value.get("value"),
+                   kind.get("text") if isinstance(kind, dict) else None)
+
+
+def _index_token(rows: _Rows, param: str, type_name: str, value: Any) -> None:
+    if type_name == "CodeableConcept" and isinstance(value, dict):
+        concept_text = value.get("text")
+        for coding in value.get("coding") or ():
+            if isinstance(coding, dict):
+                _token_row(rows, param, coding.get("system"), coding.get("code"),
+                           coding.get("display") or concept_text)
+        if _text(concept_text):
+            _token_row(rows, param, None, None, concept_text)
+    elif type_name == "Coding" and isinstance(value, dict):
+        _token_row(rows, param, value.get("system"), value.get("code"), value.get("display"))
+    elif type_name == "Identifier":
+        _index_identifier(rows, param, value)
+    elif type_name == "ContactPoint" and isinstance(value, dict):
+        _token_row(rows, param, None, value.get("value"), None)
+    elif type_name == "boolean" and isinstance(value, bool):
+        _token_row(rows, param, None, "true" if value else "false", None)
+    elif type_name in _STRING_TYPES and isinstance(value, str):
+        _token_row(rows, param, None, value, None)
+
+
+def _reference_row(rows: _Rows, param: str, target_type: str | None, target_id: str | None,
+                   url: str | None) -> None:
+    rows.add("reference", param,
+             {"target_type": target_type, "target_id": target_id, "target_url": url})
+
+
+def _index_literal_reference(rows: _Rows, param: str, reference: str) -> None:
+    if not reference or reference.startswith("#"):
+        return  # contained resources are not separately searchable
+    parts = reference_parts(reference)
+    if ":" in reference.split("/", 1)[0]:  # http://..., urn:uuid:..., urn:oid:...
+        target_type, target_id = parts if parts else (None, None)
+        _reference_row(rows, param, target_type, target_id, reference)
+    elif parts is not None:
+        _reference_row(rows, param, parts[0], parts[1], None)
+    else:
+        _reference_row(rows, param, None, None, reference)
+
+
+def _index_reference(rows: _Rows, param: str, type_name: str, value: Any) -> None:
+    if type_name == "Reference" and isinstance(value, dict):
+        literal = value.get("reference")
+        if isinstance(literal, str):
+            _index_literal_reference(rows, param, literal)
+        identifier = value.get("identifier")
+        if identifier is not None:
+            _index_identifier(rows, f"{param}:identifier", identifier)
+    elif type_name == "canonical" and isinstance(value, str) and value:
+        url = value.split("|", 1)[0]
+        parts = None if ":" in url else reference_parts(url)
+        if parts is not None:
+            _reference_row(rows, param, parts[0], parts[1], None)
+        else:
+            _reference_row(rows, param, None, None, url)
+    elif type_name in _URI_TYPES and isinstance(value, str) and value:
+        _reference_row(rows, param, None, None, value)
+    elif type_name in RESOURCE_TYPES and isinstance(value, dict):
+        # An inline resource (Bundle.entry[0].resource for Bundle's composition/message).
+        resource_id = value.get("id")
+        if isinstance(resource_id, str) and reference_parts(f"{type_name}/{resource_id}"):
+            _reference_row(rows, param, type_name, resource_id, None)
+
+
+def _date_row(rows: _Rows, param: str, span: tuple[int, int] | None) -> None:
+    if span is not None:
+        rows.add("date", param, {"low": span[0], "high": span[1]})
+
+
+def _index_date(rows: _Rows, param: str, type_name: str, value: Any) -> None:
+    try:
+        if type_name in _DATE_TYPES and isinstance(value, str):
+            _date_row(rows, param, date_range(value))
+        elif type_name == "Period":
+            _date_row(rows, param, _period_range(value))
+        elif type_name == "Timing" and isinstance(value, dict):
+            for event in value.get("event") or ():
+                if isinstance(event, str):
+                    _date_row(rows, param, date_range(event))
+            repeat = value.get("repeat")
+            if isinstance(repeat, dict):
+                _date_row(rows, param, _period_range(repeat.get("boundsPeriod")))
+    except ValueError:
+        return  # a malformed date is not indexed; a valid event before it already is
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and \
+        math.isfinite(value)
+
+
+def _index_number(rows: _Rows, param: str, type_name: str, value: Any) -> None:
+    if type_name in _NUMBER_TYPES and _is_number(value):
+        rows.add("number", param, {"value": float(value)})
+
+
+def _quantity_row(rows: _Rows, param: str, value: Any, system: Any, code: Any,
+                  unit: Any) -> None:
+    if _is_number(value):
+        rows.add("quantity", param, {"value": float(value), "system": _text(system),
+                                     "code": _text(code), "unit": _text(unit)})
+
+
+def _index_quantity(rows: _Rows, param: str, type_name: str, value: Any) -> None:
+    if not isinstance(value, dict):
+        return
+    if type_name in _QUANTITY_TYPES:
+        _quantity_row(rows, param, value.get("value"), value.get("system"), value.get("code"),
+                      value.get("unit"))
+    elif type_name == "Money":
+        currency = value.get("currency")
+        _quantity_row(rows, param, value.get("value"), _ISO_4217, currency, currency)
+    elif type_name == "Range":
+        for bound in (value.get("low"), value.get("high")):
+            if isinstance(bound, dict):
+                _index_quantity(rows, param, "Quantity", bound)
+
+
+def _index_uri(rows: _Rows, param: str, type_name: str, value: Any) -> None:
+    if type_name in _URI_TYPES and isinstance(value, str) and value:
+        rows.add("uri", param, {"value": value})
+
+
+_HANDLERS: Final[dict[str, _Handler]] = {
+    "string": _index_string,
+    "token": _index_token,
+    "reference": _index_reference,
+    "date": _index_date,
+    "number": _index_number,
+    "quantity": _index_quantity,
+    "uri": _index_uri,
+}
+
+
+# --- Putting it together --------------------------------------------------------------------
+
+@cache
+def _plan(resource_type: str) -> tuple[tuple[str, CompiledExpression, _Handler], ...]:
+    steps = []
+    for code, parameter in parameters_for(resource_type).items():
+        handler = _HANDLERS.get(parameter.type)
+        if (handler is None or code in SKIPPED_PARAMETERS or parameter.expression is None
+                or parameter.url in UNSUPPORTED_EXPRESSIONS):
+            continue
+        try:
+            compiled = compile_expression(parameter.expression, resource_type)
+        except FhirPathError:
+            continue  # tests/fhir/test_search_parameter_registry.py keeps this from happening
+        steps.append((code, compiled, handler))
+    return tuple(steps)
+
+
+def _unwrap_extension(node: Node) -> Node | None:
+    # Parameters defined on an extension search the extension's value.
+    if node[0] == "Extension" and isinstance(node[1], dict):
+        return choice_value(node[1], "Extension", "value")
+    return node
+
+
+def index_rows(resource: dict[str, Any]) -> list[IndexRow]:
+    """The search-index rows for a resource; empty for anything that is not one."""
+    resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str) or resource_type not in RESOURCE_TYPES:
+        return []
+    rows = _Rows()
+    for code, compiled, handler in _plan(resource_type):
+        try:
+            values = compiled(resource)
+            for node in values:
+                found = _unwrap_extension(node)
+                if found is not None:
+                    handler(rows, code, found[0], found[1])
+        except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError):
+            # Only a resource that breaks its own structure gets here (a list where an
+            # object belongs); its other parameters are still indexed.
+            continue
+    return rows.rows

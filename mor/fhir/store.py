@@ -1,0 +1,450 @@
+"""The resource store: create, read, update, delete, versions and history.
+
+Every write happens inside a :class:`Transaction` and touches three things at
+once (the current row, a new row in the version history and the search-index
+rows), so a failed write leaves nothing behind. Versions start at 1 and grow by
+one per change; a delete is a version with no content.
+
+Concurrency: on PostgreSQL the current row is locked (``SELECT ... FOR UPDATE``)
+before a new version is written, so two updates of one resource queue and the
+second sees the first's version; conditional creates take an advisory lock on
+their search criteria so racing creates make one resource. On SQLite a writer
+holds the database's write lock for its whole transaction, which gives the
+same guarantees.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mor.db.engine import WRITE_OPTION
+from mor.db.schema import INDEX_TABLES, resource, resource_version
+from mor.fhir.errors import BadRequest, Gone, NotFound, PreconditionFailed
+from mor.fhir.indexing import index_rows
+from mor.fhir.timestamps import instant_from_micros, now_micros
+from mor.fhir.validation import check_id, check_resource_type, validate_resource
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResource:
+    """One version of a resource as stored; ``json`` is None for a deletion."""
+
+    resource_type: str
+    id: str
+    version_id: int
+    last_updated: int
+    deleted: bool
+    json: str | None
+    method: str = "PUT"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.resource_type}/{self.id}"
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version_id}"'
+
+    @property
+    def last_updated_instant(self) -> str:
+        return instant_from_micros(self.last_updated)
+
+    def resource(self) -> dict[str, Any]:
+        if self.json is None:
+            raise Gone(f"{self.reference} was deleted in version {self.version_id}")
+        parsed: dict[str, Any] = orjson.loads(self.json)
+        return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    versions: list[StoredResource]
+    # Opaque position after the last version returned, or None when there is no more.
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Current:
+    pk: int
+    version_id: int
+    last_updated: int
+    deleted: bool
+    json: str | None
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Store:
+    """Opens transactions on the database; all work on resources happens inside one."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[Transaction]:
+        async with self._write_engine.begin() as conn:
+            yield Transaction(conn)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Transaction]:
+        async with self.engine.connect() as conn:
+            yield Transaction(conn)
+            await conn.rollback()
+
+
+class Transaction:
+    """The store's operations, all within one database transaction."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.is_postgres = conn.dialect.name == "postgresql"
+
+    # -- reading -------------------------------------------------------------
+
+    async def read(self, resource_type: str, resource_id: str) -> StoredResource:
+        check_resource_type(resource_type)
+        current = await self._current(resource_type, resource_id)
+        if current is None:
+            raise NotFound(f"{resource_type}/{resource_id} does not exist")
+        stored = _stored(resource_type, resource_id, current)
+        if current.deleted:
+            raise Gone(
+                f"{resource_type}/{resource_id} was deleted (version {current.version_id}); "
+                "its earlier versions are in its _history"
+            )
+        return stored
+
+    async def read_version(
+        self, resource_type: str, resource_id: str, version_id: int
+    ) -> StoredResource:
+        check_resource_type(resource_type)
+        row = (
+            await self.conn.execute(
+                select(
+                    resource_version.c.version_id,
+                    resource_version.c.last_updated,
+                    resource_version.c.deleted,
+                    resource_version.c.content,
+                    resource_version.c.method,
+                ).where(
+                    resource_version.c.resource_type == resource_type,
+                    resource_version.c.id == resource_id,
+                    resource_version.c.version_id == version_id,
+                )
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"{resource_type}/{resource_id} has no version {version_id}")
+        stored = StoredResource(resource_type, resource_id, row[0], row[1], row[2], row[3], row[4])
+        if stored.deleted:
+            raise Gone(f"Version {version_id} of {resource_type}/{resource_id} is a deletion")
+        return stored
+
+    async def read_many(self, pks: Sequence[int]) -> list[StoredResource]:
+        """Current versions for resource keys, in the order given."""
+        if not pks:
+            return []
+        rows = (
+            await self.conn.execute(
+                select(
+                    resource.c.pk, resource.c.resource_type, resource.c.id,
+                    resource.c.version_id, resource.c.last_updated, resource.c.content,
+                ).where(resource.c.pk.in_(list(pks)))
+            )
+        ).all()
+        by_pk = {row[0]: StoredResource(row[1], row[2], row[3], row[4], False, row[5])
+                 for row in rows}
+        return [by_pk[pk] for pk in pks if pk in by_pk]
+
+    async def find(self, query: Select[Any], limit: int) -> list[int]:
+        """Run a compiled search returning resource keys (see mor.fhir.search)."""
+        rows = (await self.conn.execute(query.limit(limit))).all()
+        return [row[0] for row in rows]
+
+    async def count(self, query: Select[Any]) -> int:
+        """How many resources a compiled search matches."""
+        matches = query.order_by(None).subquery()
+        result = await self.conn.execute(select(func.count()).select_from(matches))
+        return int(result.scalar_one())
+
+    async def history(
+        self,
+        *,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        since: int | None = None,
+        count: int = 50,
+        cursor: str | None = None,
+    ) -> HistoryPage:
+        """Versions newest first, ``count`` at a time; pass ``next_cursor`` for the next page."""
+        rv = resource_version
+        query = select(
+            rv.c.resource_type, rv.c.id, rv.c.version_id, rv.c.last_updated,
+            rv.c.deleted, rv.c.content, rv.c.method, rv.c.resource_pk,
+        )
+        if resource_type is not None:
+            query = query.where(rv.c.resource_type == resource_type)
+        if resource_id is not None:
+            query = query.where(rv.c.id == resource_id)
+        if since is not None:
+            query = query.where(rv.c.last_updated >= since)
+        if cursor is not None:
+            last_updated, pk, version = _parse_cursor(cursor)
+            # Keyset paging: strictly after the last row of the previous page in
+            # (last_updated, resource_pk, version_id) descending order.
+            query = query.where(
+                or_(
+                    rv.c.last_updated < last_updated,
+                    and_(rv.c.last_updated == last_updated, rv.c.resource_pk < pk),
+                    and_(rv.c.last_updated == last_updated, rv.c.resource_pk == pk,
+                         rv.c.version_id < version),
+                )
+            )
+        query = query.order_by(
+            rv.c.last_updated.desc(), rv.c.resource_pk.desc(), rv.c.version_id.desc()
+        ).limit(count + 1)
+        rows = (await self.conn.execute(query)).all()
+        versions = [StoredResource(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
+                    for r in rows[:count]]
+        next_cursor = None
+        if len(rows) > count:
+            last = rows[count - 1]
+            next_cursor = f"{last[3]}.{last[7]}.{last[2]}"
+        return HistoryPage(versions, next_cursor)
+
+    # -- writing -------------------------------------------------------------
+
+    async def create(
+        self, resource_data: dict[str, Any], *, resource_id: str | None = None
+    ) -> StoredResource:
+        """Store a new resource under a server-assigned id (or the one given)."""
+        resource_type = str(resource_data.get("resourceType"))
+        check_resource_type(resource_type)
+        resource_id = resource_id or new_id()
+        validate_resource(resource_data)
+        stored = _prepare(resource_data, resource_type, resource_id, 1, "POST")
+        pk = await self._insert_current(stored)
+        if pk is None:
+            raise PreconditionFailed(f"{resource_type}/{resource_id} already exists")
+        await self._insert_version(pk, stored)
+        await self._write_index(pk, resource_type, stored.json, replace=False)
+        return stored
+
+    async def update(
+        self,
+        resource_type: str,
+        resource_id: str,
+        resource_data: dict[str, Any],
+        *,
+        if_match: int | None = None,
+        method: str = "PUT",
+    ) -> tuple[StoredResource, bool]:
+        """Write a new version, or create the resource with this id; returns (version, created)."""
+        check_resource_type(resource_type)
+        check_id(resource_id)
+        validate_resource(resource_data)
+        current = await self._current(resource_type, resource_id, for_update=True)
+        if current is None:
+            if if_match is not None:
+                raise PreconditionFailed(
+                    f"If-Match asked for version {if_match} of {resource_type}/{resource_id}, "
+                    "which does not exist; create it without If-Match"
+                )
+            stored = _prepare(resource_data, resource_type, resource_id, 1, method)
+            pk = await self._insert_current(stored)
+            if pk is not None:
+                await self._insert_version(pk, stored)
+                await self._write_index(pk, resource_type, stored.json, replace=False)
+                return stored, True
+            # Another transaction created it between our look and our insert.
+            current = await self._current(resource_type, resource_id, for_update=True)
+            assert current is not None
+        _check_version(resource_type, resource_id, current, if_match)
+        if not current.deleted and current.json is not None and _same_content(
+            current.json, resource_data
+        ):
+            return _stored(resource_type, resource_id, current), False
+        stored = _prepare(
+            resource_data, resource_type, resource_id, current.version_id + 1, method,
+            not_before=current.last_updated,
+        )
+        await self.conn.execute(
+            update(resource)
+            .where(resource.c.pk == current.pk)
+            .values(version_id=stored.version_id, last_updated=stored.last_updated,
+                    deleted=False, content=stored.json)
+        )
+        await self._insert_version(current.pk, stored)
+        await self._write_index(current.pk, resource_type, stored.json, replace=True)
+        return stored, current.deleted
+
+    async def delete(
+        self, resource_type: str, resource_id: str, *, if_match: int | None = None
+    ) -> StoredResource | None:
+        """Mark the resource deleted; None if there was nothing to delete."""
+        check_resource_type(resource_type)
+        current = await self._current(resource_type, resource_id, for_update=True)
+        if current is None or current.deleted:
+            if if_match is not None:
+                raise PreconditionFailed(
+                    f"If-Match asked for version {if_match} of {resource_type}/{resource_id}, "
+                    "which is not current"
+                )
+            return None
+        _check_version(resource_type, resource_id, current, if_match)
+        last_updated = max(now_micros(), current.last_updated + 1)
+        stored = StoredResource(resource_type, resource_id, current.version_id + 1,
+                                last_updated, True, None, "DELETE")
+        await self.conn.execute(
+            update(resource)
+            .where(resource.c.pk == current.pk)
+            .values(version_id=stored.version_id, last_updated=last_updated,
+                    deleted=True, content=None)
+        )
+        await self._insert_version(current.pk, stored)
+        await self._delete_index(current.pk)
+        return stored
+
+    async def lock_criteria(self, resource_type: str, criteria: str) -> None:
+        """Serialise conditional writes on the same criteria (PostgreSQL; SQLite already is)."""
+        if self.is_postgres:
+            key = f"{resource_type}?{criteria}"
+            await self.conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+
+    # -- internals -----------------------------------------------------------
+
+    async def _current(
+        self, resource_type: str, resource_id: str, *, for_update: bool = False
+    ) -> _Current | None:
+        query = select(
+            resource.c.pk, resource.c.version_id, resource.c.last_updated,
+            resource.c.deleted, resource.c.content,
+        ).where(resource.c.resource_type == resource_type, resource.c.id == resource_id)
+        if for_update and self.is_postgres:
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).first()
+        return None if row is None else _Current(row[0], row[1], row[2], row[3], row[4])
+
+    async def _insert_current(self, stored: StoredResource) -> int | None:
+        """Insert the resource row; None if a row with that type and id already exists."""
+        make_insert = pg_insert if self.is_postgres else sqlite_insert
+        statement = (
+            make_insert(resource)
+            .values(resource_type=stored.resource_type, id=stored.id,
+                    version_id=stored.version_id, last_updated=stored.last_updated,
+                    deleted=False, content=stored.json)
+            .on_conflict_do_nothing(index_elements=["resource_type", "id"])
+            .returning(resource.c.pk)
+        )
+        row = (await self.conn.execute(statement)).first()
+        return None if row is None else int(row[0])
+
+    async def _insert_version(self, pk: int, stored: StoredResource) -> None:
+        await self.conn.execute(
+            insert(resource_version).values(
+                resource_pk=pk, version_id=stored.version_id,
+                resource_type=stored.resource_type, id=stored.id,
+                last_updated=stored.last_updated, deleted=stored.deleted,
+                method=stored.method, content=stored.json,
+            )
+        )
+
+    async def _write_index(
+        self, pk: int, resource_type: str, json: str | None, *, replace: bool
+    ) -> None:
+        if replace:
+            await self._delete_index(pk)
+        if json is None:
+            return
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for row in index_rows(orjson.loads(json)):
+            grouped.setdefault(row.table, []).append(
+                {"resource_pk": pk, "resource_type": resource_type, "param": row.param,
+                 **row.columns}
+            )
+        for table_name, rows in grouped.items():
+            await self.conn.execute(insert(INDEX_TABLES[table_name]), rows)
+
+    async def _delete_index(self, pk: int) -> None:
+        for table in INDEX_TABLES.values():
+            await self.conn.execute(delete(table).where(table.c.resource_pk == pk))
+
+
+def _stored(resource_type: str, resource_id: str, current: _Current) -> StoredResource:
+    return StoredResource(resource_type, resource_id, current.version_id,
+                          current.last_updated, current.deleted, current.json)
+
+
+def _check_version(
+    resource_type: str, resource_id: str, current: _Current, if_match: int | None
+) -> None:
+    if if_match is not None and if_match != current.version_id:
+        raise PreconditionFailed(
+            f"{resource_type}/{resource_id} is at version {current.version_id}, but If-Match "
+            f"asked for version {if_match}: someone changed it since you read it; read it "
+            "again, reapply your change and resend"
+        )
+
+
+def _prepare(
+    resource_data: dict[str, Any],
+    resource_type: str,
+    resource_id: str,
+    version_id: int,
+    method: str,
+    *,
+    not_before: int = 0,
+) -> StoredResource:
+    """Give the resource its id and server-owned meta, and serialise it for storage."""
+    last_updated = max(now_micros(), not_before + 1)
+    meta = dict(resource_data.get("meta") or {})
+    meta["versionId"] = str(version_id)
+    meta["lastUpdated"] = instant_from_micros(last_updated)
+    body = {"resourceType": resource_type, "id": resource_id, "meta": meta}
+    for key, value in resource_data.items():
+        if key not in body:
+            body[key] = value
+    json = orjson.dumps(body).decode()
+    return StoredResource(resource_type, resource_id, version_id, last_updated, False, json,
+                          method)
+
+
+def _without_server_meta(data: dict[str, Any]) -> dict[str, Any]:
+    meta = {k: v for k, v in (data.get("meta") or {}).items()
+            if k not in ("versionId", "lastUpdated")}
+    out = {k: v for k, v in data.items() if k not in ("meta", "id")}
+    if meta:
+        out["meta"] = meta
+    return out
+
+
+def _same_content(current_json: str, new_data: dict[str, Any]) -> bool:
+    """An update that changes nothing but server meta makes no new version."""
+    return _without_server_meta(orjson.loads(current_json)) == _without_server_meta(new_data)
+
+
+def _parse_cursor(cursor: str) -> tuple[int, int, int]:
+    try:
+        last_updated, pk, version = (int(part) for part in cursor.split("."))
+    except ValueError:
+        raise BadRequest(
+            f"The paging cursor {cursor!r} is not one mor issued; follow the 'next' link "
+            "of the previous page instead of editing it"
+        ) from None
+    return last_updated, pk, version
+
+
+__all__ = ["HistoryPage", "Store", "StoredResource", "Transaction", "new_id"]

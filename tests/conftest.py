@@ -1,0 +1,137 @@
+"""Fixtures shared by the whole suite.
+
+Every test that takes ``database_url`` (directly or through ``client``) runs
+twice: on an SQLite file and on PostgreSQL. PostgreSQL comes from
+MOR_TEST_POSTGRES_URL (default: the server at 127.0.0.1:5432, database
+``test``); the suite creates a database of its own there and drops it at the
+end, so it never touches existing data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.applications import Starlette
+
+from mor.api.app import create_app
+from mor.config import Settings
+from mor.db.engine import async_database_url
+from mor.db.migrate import upgrade
+from mor.db.schema import metadata
+
+POSTGRES_URL = os.environ.get("MOR_TEST_POSTGRES_URL",
+                              "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = create_async_engine(async_database_url(url), isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(statement))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'mor.db'}"
+        upgrade(url)
+        yield url
+        return
+    name = f"mor_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, max_body_bytes=64 * 1024 * 1024)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Starlette:
+    return create_app(settings)
+
+
+async def empty_database(app: Starlette) -> None:
+    engine = app.state.store.engine
+    tables = [table.name for table in reversed(metadata.sorted_tables)]
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY"))
+        else:
+            for table in tables:
+                await conn.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client talking to mor in-process, on an empty database."""
+    await empty_database(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mor.test/fhir") as http:
+        yield http
+
+
+@pytest.fixture
+def backend(database_url: str) -> str:
+    return "postgresql" if database_url.startswith("postgresql") else "sqlite"
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings) -> Iterator[str]:
+    """mor running in a real uvicorn process on this database; yields its FHIR base URL."""
+    port = _free_port()
+    env = {**os.environ, "MOR_DATABASE_URL": settings.database_url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "mor.api.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}/fhir"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/metadata", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("mor did not start for the live-server tests")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def examples_dir() -> Path | None:
+    """The unpacked hl7.fhir.r4.examples package, if the test command fetched it."""
+    value = os.environ.get("MOR_FHIR_EXAMPLES_DIR")
+    return Path(value) if value else None
