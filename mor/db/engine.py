@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from mor.config import ConfigError, Settings
 
@@ -41,9 +40,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         path = settings.sqlite_path()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        # aiosqlite runs each connection in its own thread; a fresh connection per
-        # checkout keeps writers from sharing one and costs little on a local file.
-        engine = create_async_engine(url, poolclass=NullPool)
+        # Pooled: aiosqlite starts a thread per connection, too dear per request.
+        engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=0)
         _configure_sqlite(engine)
         return engine
     return create_async_engine(

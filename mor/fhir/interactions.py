@@ -282,7 +282,8 @@ async def _search(tx: Transaction, request: FhirRequest, resource_type: str) -> 
     return FhirResponse(200, body=bundle)
 
 
-def _link(base: str, applied: list[tuple[str, str]], cursor: int | None = None) -> str:
+def _link(base: str, applied: list[tuple[str, str]], cursor: int | str | None = None) -> str:
+    """A search or history URL with the parameters applied and the page position."""
     params = list(applied)
     if cursor is not None:
         params.append(("_cursor", str(cursor)))
@@ -326,20 +327,13 @@ async def _history(
                                         cursor=cursor)
     path = "/".join(p for p in (resource_type, resource_id, "_history") if p)
     base = f"{request.base_url}/{path}"
-    links = [{"relation": "self", "url": _history_link(base, applied, cursor)}]
+    links = [{"relation": "self", "url": _link(base, applied, cursor)}]
     if history_page.next_cursor:
         links.append({"relation": "next",
-                      "url": _history_link(base, applied, history_page.next_cursor)})
+                      "url": _link(base, applied, history_page.next_cursor)})
     entries = [_history_entry(request.base_url, version) for version in history_page.versions]
     return FhirResponse(200, body={"resourceType": "Bundle", "type": "history", "link": links,
                                    "entry": entries})
-
-
-def _history_link(base: str, applied: list[tuple[str, str]], cursor: str | None) -> str:
-    params = list(applied)
-    if cursor:
-        params.append(("_cursor", cursor))
-    return f"{base}?{urlencode(params)}" if params else base
 
 
 def _history_entry(base_url: str, version: StoredResource) -> dict[str, Any]:

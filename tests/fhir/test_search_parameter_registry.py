@@ -138,7 +138,7 @@ def _examples_dir() -> Path | None:
 def test_generated_data_matches_the_official_package(tmp_path: Path) -> None:
     package = _examples_dir()
     if package is None:
-        pytest.skip("MOR_FHIR_EXAMPLES_DIR is not set")
+        pytest.fail("MOR_FHIR_EXAMPLES_DIR is not set; run the suite with scripts/test")
     spec = importlib.util.spec_from_file_location(
         "generate_search_parameters", REPO / "scripts" / "generate_search_parameters.py")
     assert spec is not None and spec.loader is not None

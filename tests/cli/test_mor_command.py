@@ -1,0 +1,116 @@
+"""The mor command: help, schema upgrade and importing files."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import orjson
+from typer.testing import CliRunner
+
+from mor.cli import app
+from mor.config import Settings
+from mor.db.engine import create_engine
+from mor.fhir.store import Store
+
+runner = CliRunner()
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {"MOR_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+
+
+def _patient(number: int) -> dict[str, object]:
+    return {"resourceType": "Patient", "id": f"vte-{number}",
+            "name": [{"family": "ສີສະຫວາດ", "given": [f"ຄຳ {number}"]}]}
+
+
+def _read(tmp_path: Path, resource_type: str, resource_id: str) -> dict[str, object] | None:
+    async def read() -> dict[str, object] | None:
+        engine = create_engine(Settings(database_url=_env(tmp_path)["MOR_DATABASE_URL"]))
+        try:
+            async with Store(engine).reading() as tx:
+                try:
+                    return (await tx.read(resource_type, resource_id)).resource()
+                except Exception:
+                    return None
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def test_help_lists_the_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("serve", "db", "import"):
+        assert command in result.output
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["db", "upgrade"], env=_env(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output
+    assert (tmp_path / "cli.db").exists()
+
+
+def test_a_bad_database_url_is_explained(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["db", "upgrade"], env={"MOR_DATABASE_URL": "mysql://x/y"})
+    assert result.exit_code != 0
+
+
+def test_import_loads_ndjson_bundles_and_single_resources(tmp_path: Path) -> None:
+    ndjson = tmp_path / "patients.ndjson"
+    ndjson.write_bytes(b"\n".join(orjson.dumps(_patient(n)) for n in range(3)) + b"\n")
+    collection = tmp_path / "collection.json"
+    collection.write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
+                                      "entry": [{"resource": _patient(10)}]}))
+    single = tmp_path / "org.json"
+    single.write_text(json.dumps({"resourceType": "Organization", "id": "vte-hc-1",
+                                  "name": "Chanthabouly health centre"}))
+    result = runner.invoke(app, ["import", str(ndjson), str(collection), str(single)],
+                           env=_env(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "Loaded 5, rejected 0" in result.output
+    assert _read(tmp_path, "Patient", "vte-10") is not None
+    assert _read(tmp_path, "Organization", "vte-hc-1") is not None
+
+
+def test_import_reports_what_it_rejected_and_why(tmp_path: Path) -> None:
+    ndjson = tmp_path / "mixed.ndjson"
+    ndjson.write_bytes(orjson.dumps(_patient(1)) + b"\n{broken\n"
+                       + orjson.dumps({"resourceType": "Patient", "id": "bad",
+                                       "gender": 3}) + b"\n")
+    result = runner.invoke(app, ["import", str(ndjson)], env=_env(tmp_path))
+    assert result.exit_code == 1
+    assert "Loaded 1, rejected 2" in result.output
+    assert "mixed.ndjson:2" in result.output
+    assert "mixed.ndjson:3" in result.output
+    assert _read(tmp_path, "Patient", "vte-1") is not None
+    assert _read(tmp_path, "Patient", "bad") is None
+
+
+def test_import_of_a_transaction_bundle(tmp_path: Path) -> None:
+    bundle = tmp_path / "transaction.json"
+    bundle.write_text(json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": _patient(5), "request": {"method": "PUT", "url": "Patient/vte-5"}}]}))
+    result = runner.invoke(app, ["import", str(bundle)], env=_env(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "Loaded 1, rejected 0" in result.output
+
+
+def test_import_of_a_missing_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["import", str(tmp_path / "nope.json")], env=_env(tmp_path))
+    assert result.exit_code == 2
+    assert "No such file" in result.output
+
+
+def test_importing_the_same_file_twice_changes_nothing(tmp_path: Path) -> None:
+    ndjson = tmp_path / "p.ndjson"
+    ndjson.write_bytes(orjson.dumps(_patient(1)) + b"\n")
+    runner.invoke(app, ["import", str(ndjson)], env=_env(tmp_path))
+    runner.invoke(app, ["import", str(ndjson)], env=_env(tmp_path))
+    patient = _read(tmp_path, "Patient", "vte-1")
+    assert patient is not None
+    assert patient["meta"]["versionId"] == "1"  # type: ignore[index]
