@@ -35,7 +35,7 @@ KNOWN_REJECTIONS: dict[str, str] = {
     "Questionnaire-qs1.json": "missing required element 'linkId'",
     # The id has 66 characters; FHIR ids have at most 64.
     "SearchParameter-questionnaireresponse-extensions-QuestionnaireResponse-item-subject.json":
-        "not a valid id",
+        "is not a valid",
     # SearchParameter.base is 1..*; these extension search parameters have none.
     "SearchParameter-codesystem-extensions-CodeSystem-author.json": _NO_BASE,
     "SearchParameter-codesystem-extensions-CodeSystem-effective.json": _NO_BASE,
