@@ -5,7 +5,7 @@
 | MOR_DATABASE_URL | sqlite:///path or postgresql://user@host/db | sqlite:///./mor-data/mor.db |
 | MOR_BASE_URL | public address, used in fullUrl and links | taken from each request |
 | MOR_MAX_BODY_BYTES | largest request body accepted | 16 MiB |
-| MOR_DB_POOL_SIZE | PostgreSQL connections per server process | 10 |
+| MOR_DB_POOL_SIZE | database connections per server process | 20 |
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     base_url: str | None = None
     max_body_bytes: int = 16 * 1024 * 1024
-    db_pool_size: int = 10
+    db_pool_size: int = 20
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -35,7 +35,7 @@ class Settings:
             database_url=env.get("MOR_DATABASE_URL") or DEFAULT_DATABASE_URL,
             base_url=(env.get("MOR_BASE_URL") or "").rstrip("/") or None,
             max_body_bytes=_positive_int(env, "MOR_MAX_BODY_BYTES", 16 * 1024 * 1024),
-            db_pool_size=_positive_int(env, "MOR_DB_POOL_SIZE", 10),
+            db_pool_size=_positive_int(env, "MOR_DB_POOL_SIZE", 20),
         )
 
     @property

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -333,13 +333,9 @@ class Transaction:
     async def _current(
         self, resource_type: str, resource_id: str, *, for_update: bool = False
     ) -> _Current | None:
-        query = select(
-            resource.c.pk, resource.c.version_id, resource.c.last_updated,
-            resource.c.deleted, resource.c.content,
-        ).where(resource.c.resource_type == resource_type, resource.c.id == resource_id)
-        if for_update and self.is_postgres:
-            query = query.with_for_update()
-        row = (await self.conn.execute(query)).first()
+        query = _CURRENT_FOR_UPDATE if for_update and self.is_postgres else _CURRENT
+        parameters = {"resource_type": resource_type, "id": resource_id}
+        row = (await self.conn.execute(query, parameters)).first()
         return None if row is None else _Current(row[0], row[1], row[2], row[3], row[4])
 
     async def _insert_current(self, stored: StoredResource) -> int | None:
@@ -385,6 +381,15 @@ class Transaction:
     async def _delete_index(self, pk: int) -> None:
         for table in INDEX_TABLES.values():
             await self.conn.execute(delete(table).where(table.c.resource_pk == pk))
+
+
+# Built once: constructing SQL expressions costs more than running them on a read.
+_CURRENT = select(
+    resource.c.pk, resource.c.version_id, resource.c.last_updated, resource.c.deleted,
+    resource.c.content,
+).where(resource.c.resource_type == bindparam("resource_type"),
+        resource.c.id == bindparam("id"))
+_CURRENT_FOR_UPDATE = _CURRENT.with_for_update()
 
 
 def _stored(resource_type: str, resource_id: str, current: _Current) -> StoredResource:
