@@ -26,7 +26,8 @@ from mor.fhir.outcome import outcome_for_error
 from mor.fhir.requests import FhirRequest, FhirResponse
 from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search import compile_search
-from mor.fhir.store import Store, Transaction, new_id
+from mor.fhir.store import NewResource, Store, Transaction, new_id, prepare_new
+from mor.fhir.validation import require_resource
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
@@ -130,46 +131,75 @@ async def _run_transaction(
         if isinstance(body, dict):
             await _collect_conditional_references(tx, body, entry, replacements)
     responses: dict[int, FhirResponse] = {}
-    for entry in sorted(entries, key=lambda e: (_ORDER[e.request.method], e.index)):
-        request = entry.request
-        if isinstance(request.body, dict):
-            request.body = _rewrite(request.body, replacements)
+    ordered = sorted(entries, key=lambda e: (_ORDER[e.request.method], e.index))
+    for entry in ordered:
+        if isinstance(entry.request.body, dict):
+            entry.request.body = _rewrite(entry.request.body, replacements)
+    creates = [e for e in ordered if _is_plain_create(e)]
+    for entry in ordered:
+        if creates and entry is creates[0]:
+            responses.update(await _run_creates(tx, creates, identities))
+        if _is_plain_create(entry):
+            continue
         try:
-            responses[entry.index] = await _run_entry(tx, entry, identities, execute)
+            responses[entry.index] = await execute(tx, entry.request)
         except FhirError as error:
-            if request.method in ("GET", "HEAD"):
+            if entry.request.method in ("GET", "HEAD"):
                 # A read changes nothing, so its failure is reported in its slot
                 # instead of undoing the writes.
                 responses[entry.index] = FhirResponse(error.status,
                                                       outcome=outcome_for_error(error))
                 continue
-            prefix = f"Bundle.entry[{entry.index}] ({request.method} {request.path or '/'})"
-            raise type(error)(
-                f"{prefix}: {error.diagnostics}. The transaction was rolled back; nothing "
-                "was written",
-                issues=[Issue(f"{prefix}: {issue.diagnostics}", code=issue.code,
-                              severity=issue.severity, expression=issue.expression)
-                        for issue in error.issues],
-            ) from None
+            raise _entry_error(entry, error) from None
     return [responses[entry.index] for entry in entries]
 
 
-async def _run_entry(
-    tx: Transaction, entry: _Entry, identities: dict[str, str], execute: Any
-) -> FhirResponse:
+def _is_plain_create(entry: _Entry) -> bool:
     request = entry.request
-    assigned = identities.get(entry.full_url or "")
-    if request.method == "POST" and assigned is not None and isinstance(request.body, dict):
-        resource_type, resource_id = assigned.split("/", 1)
-        existing = await tx.read_many(await _pks(tx, resource_type, request.if_none_exist))
-        if existing and existing[0].id == resource_id:
-            return FhirResponse(200, stored=existing[0],
-                                location=f"{request.base_url}/{existing[0].reference}")
-        stored = await tx.create(request.body, resource_id=resource_id)
-        return FhirResponse(201, stored=stored, location=(
-            f"{request.base_url}/{stored.reference}/_history/{stored.version_id}"))
-    response: FhirResponse = await execute(tx, request)
-    return response
+    return request.method == "POST" and "/" not in request.path and isinstance(request.body,
+                                                                                dict)
+
+
+async def _run_creates(
+    tx: Transaction, creates: list[_Entry], identities: dict[str, str]
+) -> dict[int, FhirResponse]:
+    """All the transaction's creates, inserted together: a statement per table, not per entry."""
+    responses: dict[int, FhirResponse] = {}
+    new: list[tuple[_Entry, NewResource]] = []
+    for entry in creates:
+        request = entry.request
+        try:
+            if request.if_none_exist:
+                existing = await tx.read_many(await _pks(tx, request.path,
+                                                         request.if_none_exist))
+                if existing:
+                    responses[entry.index] = FhirResponse(
+                        200, stored=existing[0],
+                        location=f"{request.base_url}/{existing[0].reference}")
+                    continue
+            body = require_resource(request.body, request.path)
+            assigned = identities.get(entry.full_url or "")
+            resource_id = assigned.split("/", 1)[1] if assigned else None
+            new.append((entry, prepare_new(body, resource_id)))
+        except FhirError as error:
+            raise _entry_error(entry, error) from None
+    stored = await tx.insert_new([item for _, item in new])
+    for (entry, _), version in zip(new, stored, strict=True):
+        responses[entry.index] = FhirResponse(201, stored=version, location=(
+            f"{entry.request.base_url}/{version.reference}/_history/{version.version_id}"))
+    return responses
+
+
+def _entry_error(entry: _Entry, error: FhirError) -> FhirError:
+    """The same error, saying which entry failed and that nothing was written."""
+    request = entry.request
+    prefix = f"Bundle.entry[{entry.index}] ({request.method} {request.path or '/'})"
+    return type(error)(
+        f"{prefix}: {error.diagnostics}. The transaction was rolled back; nothing was written",
+        issues=[Issue(f"{prefix}: {issue.diagnostics}", code=issue.code,
+                      severity=issue.severity, expression=issue.expression)
+                for issue in error.issues],
+    )
 
 
 async def _pks(tx: Transaction, resource_type: str, criteria: str | None) -> list[int]:

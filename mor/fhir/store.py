@@ -235,17 +235,23 @@ class Transaction:
         self, resource_data: dict[str, Any], *, resource_id: str | None = None
     ) -> StoredResource:
         """Store a new resource under a server-assigned id (or the one given)."""
-        resource_type = str(resource_data.get("resourceType"))
-        check_resource_type(resource_type)
-        resource_id = resource_id or new_id()
-        validate_resource(resource_data)
-        stored = _prepare(resource_data, resource_type, resource_id, 1, "POST")
-        pk = await self._insert_current(stored)
-        if pk is None:
-            raise PreconditionFailed(f"{resource_type}/{resource_id} already exists")
-        await self._insert_version(pk, stored)
-        await self._write_index(pk, resource_type, stored.json, replace=False)
-        return stored
+        return (await self.insert_new([prepare_new(resource_data, resource_id)]))[0]
+
+    async def insert_new(self, new: Sequence[NewResource]) -> list[StoredResource]:
+        """Store prepared new resources with one statement per table, however many there are."""
+        for start in range(0, len(new), _CHUNK):
+            chunk = new[start:start + _CHUNK]
+            pks = await self._insert_currents([item.stored for item in chunk])
+            missing = [item.stored.reference for item, pk in zip(chunk, pks, strict=True)
+                       if pk is None]
+            if missing:
+                raise PreconditionFailed(f"{', '.join(missing)} already exists; use PUT to "
+                                         "change an existing resource")
+            written = [(pk, item) for pk, item in zip(pks, chunk, strict=True) if pk is not None]
+            await self.conn.execute(_INSERT_VERSION, [_version_row(pk, item.stored)
+                                                       for pk, item in written])
+            await self._write_index(written)
+        return [item.stored for item in new]
 
     async def update(
         self,
@@ -267,12 +273,12 @@ class Transaction:
                     f"If-Match asked for version {if_match} of {resource_type}/{resource_id}, "
                     "which does not exist; create it without If-Match"
                 )
-            stored = _prepare(resource_data, resource_type, resource_id, 1, method)
-            pk = await self._insert_current(stored)
+            item = _prepare(resource_data, resource_type, resource_id, 1, method)
+            pk = (await self._insert_currents([item.stored]))[0]
             if pk is not None:
-                await self._insert_version(pk, stored)
-                await self._write_index(pk, resource_type, stored.json, replace=False)
-                return stored, True
+                await self.conn.execute(_INSERT_VERSION, _version_row(pk, item.stored))
+                await self._write_index([(pk, item)])
+                return item.stored, True
             # Another transaction created it between our look and our insert.
             current = await self._current(resource_type, resource_id, for_update=True)
             assert current is not None
@@ -281,18 +287,19 @@ class Transaction:
             current.json, resource_data
         ):
             return _stored(resource_type, resource_id, current), False
-        stored = _prepare(
+        item = _prepare(
             resource_data, resource_type, resource_id, current.version_id + 1, method,
             not_before=current.last_updated,
         )
+        stored = item.stored
         await self.conn.execute(
-            update(resource)
-            .where(resource.c.pk == current.pk)
-            .values(version_id=stored.version_id, last_updated=stored.last_updated,
-                    deleted=False, content=stored.json)
+            _UPDATE_CURRENT,
+            {"pk_": current.pk, "version_id": stored.version_id,
+             "last_updated": stored.last_updated, "deleted": False, "content": stored.json},
         )
-        await self._insert_version(current.pk, stored)
-        await self._write_index(current.pk, resource_type, stored.json, replace=True)
+        await self.conn.execute(_INSERT_VERSION, _version_row(current.pk, stored))
+        await self._delete_index(current.pk)
+        await self._write_index([(current.pk, item)])
         return stored, current.deleted
 
     async def delete(
@@ -313,12 +320,11 @@ class Transaction:
         stored = StoredResource(resource_type, resource_id, current.version_id + 1,
                                 last_updated, True, None, "DELETE")
         await self.conn.execute(
-            update(resource)
-            .where(resource.c.pk == current.pk)
-            .values(version_id=stored.version_id, last_updated=last_updated,
-                    deleted=True, content=None)
+            _UPDATE_CURRENT,
+            {"pk_": current.pk, "version_id": stored.version_id, "last_updated": last_updated,
+             "deleted": True, "content": None},
         )
-        await self._insert_version(current.pk, stored)
+        await self.conn.execute(_INSERT_VERSION, _version_row(current.pk, stored))
         await self._delete_index(current.pk)
         return stored
 
@@ -338,49 +344,36 @@ class Transaction:
         row = (await self.conn.execute(query, parameters)).first()
         return None if row is None else _Current(row[0], row[1], row[2], row[3], row[4])
 
-    async def _insert_current(self, stored: StoredResource) -> int | None:
-        """Insert the resource row; None if a row with that type and id already exists."""
+    async def _insert_currents(self, new: Sequence[StoredResource]) -> list[int | None]:
+        """Insert resource rows; None for each whose type and id already exist."""
         make_insert = pg_insert if self.is_postgres else sqlite_insert
         statement = (
             make_insert(resource)
-            .values(resource_type=stored.resource_type, id=stored.id,
-                    version_id=stored.version_id, last_updated=stored.last_updated,
-                    deleted=False, content=stored.json)
+            .values([{"resource_type": s.resource_type, "id": s.id, "version_id": s.version_id,
+                      "last_updated": s.last_updated, "deleted": False, "content": s.json}
+                     for s in new])
             .on_conflict_do_nothing(index_elements=["resource_type", "id"])
-            .returning(resource.c.pk)
+            .returning(resource.c.pk, resource.c.resource_type, resource.c.id)
         )
-        row = (await self.conn.execute(statement)).first()
-        return None if row is None else int(row[0])
+        rows = (await self.conn.execute(statement)).all()
+        pks = {(row[1], row[2]): int(row[0]) for row in rows}
+        return [pks.get((s.resource_type, s.id)) for s in new]
 
-    async def _insert_version(self, pk: int, stored: StoredResource) -> None:
-        await self.conn.execute(
-            insert(resource_version).values(
-                resource_pk=pk, version_id=stored.version_id,
-                resource_type=stored.resource_type, id=stored.id,
-                last_updated=stored.last_updated, deleted=stored.deleted,
-                method=stored.method, content=stored.json,
-            )
-        )
-
-    async def _write_index(
-        self, pk: int, resource_type: str, json: str | None, *, replace: bool
-    ) -> None:
-        if replace:
-            await self._delete_index(pk)
-        if json is None:
-            return
+    async def _write_index(self, written: Sequence[tuple[int, NewResource]]) -> None:
         grouped: dict[str, list[dict[str, Any]]] = {}
-        for row in index_rows(orjson.loads(json)):
-            grouped.setdefault(row.table, []).append(
-                {"resource_pk": pk, "resource_type": resource_type, "param": row.param,
-                 **row.columns}
-            )
+        for pk, item in written:
+            resource_type = item.stored.resource_type
+            for row in index_rows(item.body):
+                grouped.setdefault(row.table, []).append(
+                    {"resource_pk": pk, "resource_type": resource_type, "param": row.param,
+                     **row.columns}
+                )
         for table_name, rows in grouped.items():
-            await self.conn.execute(insert(INDEX_TABLES[table_name]), rows)
+            await self.conn.execute(_INSERT_INDEX[table_name], rows)
 
     async def _delete_index(self, pk: int) -> None:
-        for table in INDEX_TABLES.values():
-            await self.conn.execute(delete(table).where(table.c.resource_pk == pk))
+        for statement in _DELETE_INDEX:
+            await self.conn.execute(statement, {"pk_": pk})
 
 
 # Built once: constructing SQL expressions costs more than running them on a read.
@@ -390,6 +383,36 @@ _CURRENT = select(
 ).where(resource.c.resource_type == bindparam("resource_type"),
         resource.c.id == bindparam("id"))
 _CURRENT_FOR_UPDATE = _CURRENT.with_for_update()
+_UPDATE_CURRENT = update(resource).where(resource.c.pk == bindparam("pk_"))
+_INSERT_VERSION = insert(resource_version)
+_INSERT_INDEX = {name: insert(table) for name, table in INDEX_TABLES.items()}
+_DELETE_INDEX = [delete(table).where(table.c.resource_pk == bindparam("pk_"))
+                 for table in INDEX_TABLES.values()]
+# Rows per multi-row INSERT: well under SQLite's limit on bound parameters.
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class NewResource:
+    """A resource checked and given its id and meta, ready to be inserted."""
+
+    stored: StoredResource
+    body: dict[str, Any]
+
+
+def prepare_new(resource_data: dict[str, Any], resource_id: str | None = None) -> NewResource:
+    """Check a new resource and give it its id (a new UUID unless given) and version 1."""
+    resource_type = str(resource_data.get("resourceType"))
+    check_resource_type(resource_type)
+    validate_resource(resource_data)
+    return _prepare(resource_data, resource_type, resource_id or new_id(), 1, "POST")
+
+
+def _version_row(pk: int, stored: StoredResource) -> dict[str, Any]:
+    return {"resource_pk": pk, "version_id": stored.version_id,
+            "resource_type": stored.resource_type, "id": stored.id,
+            "last_updated": stored.last_updated, "deleted": stored.deleted,
+            "method": stored.method, "content": stored.json}
 
 
 def _stored(resource_type: str, resource_id: str, current: _Current) -> StoredResource:
@@ -416,7 +439,7 @@ def _prepare(
     method: str,
     *,
     not_before: int = 0,
-) -> StoredResource:
+) -> NewResource:
     """Give the resource its id and server-owned meta, and serialise it for storage."""
     last_updated = max(now_micros(), not_before + 1)
     meta = dict(resource_data.get("meta") or {})
@@ -427,8 +450,9 @@ def _prepare(
         if key not in body:
             body[key] = value
     json = orjson.dumps(body).decode()
-    return StoredResource(resource_type, resource_id, version_id, last_updated, False, json,
-                          method)
+    stored = StoredResource(resource_type, resource_id, version_id, last_updated, False, json,
+                            method)
+    return NewResource(stored, body)
 
 
 def _without_server_meta(data: dict[str, Any]) -> dict[str, Any]:
