@@ -346,16 +346,12 @@ class Transaction:
 
     async def _insert_currents(self, new: Sequence[StoredResource]) -> list[int | None]:
         """Insert resource rows; None for each whose type and id already exist."""
-        make_insert = pg_insert if self.is_postgres else sqlite_insert
-        statement = (
-            make_insert(resource)
-            .values([{"resource_type": s.resource_type, "id": s.id, "version_id": s.version_id,
-                      "last_updated": s.last_updated, "deleted": False, "content": s.json}
-                     for s in new])
-            .on_conflict_do_nothing(index_elements=["resource_type", "id"])
-            .returning(resource.c.pk, resource.c.resource_type, resource.c.id)
-        )
-        rows = (await self.conn.execute(statement)).all()
+        statement = _INSERT_CURRENT_PG if self.is_postgres else _INSERT_CURRENT_SQLITE
+        # SQLAlchemy sends a list of rows with RETURNING as multi-row INSERTs.
+        rows = (await self.conn.execute(statement, [
+            {"resource_type": s.resource_type, "id": s.id, "version_id": s.version_id,
+             "last_updated": s.last_updated, "deleted": False, "content": s.json}
+            for s in new])).all()
         pks = {(row[1], row[2]): int(row[0]) for row in rows}
         return [pks.get((s.resource_type, s.id)) for s in new]
 
@@ -385,6 +381,14 @@ _CURRENT = select(
 _CURRENT_FOR_UPDATE = _CURRENT.with_for_update()
 _UPDATE_CURRENT = update(resource).where(resource.c.pk == bindparam("pk_"))
 _INSERT_VERSION = insert(resource_version)
+_INSERT_CURRENT_PG = (
+    pg_insert(resource).on_conflict_do_nothing(index_elements=["resource_type", "id"])
+    .returning(resource.c.pk, resource.c.resource_type, resource.c.id)
+)
+_INSERT_CURRENT_SQLITE = (
+    sqlite_insert(resource).on_conflict_do_nothing(index_elements=["resource_type", "id"])
+    .returning(resource.c.pk, resource.c.resource_type, resource.c.id)
+)
 _INSERT_INDEX = {name: insert(table) for name, table in INDEX_TABLES.items()}
 _DELETE_INDEX = [delete(table).where(table.c.resource_pk == bindparam("pk_"))
                  for table in INDEX_TABLES.values()]
