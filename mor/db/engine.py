@@ -40,8 +40,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         path = settings.sqlite_path()
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        # Pooled: aiosqlite starts a thread per connection, too dear per request.
-        engine = create_async_engine(url, pool_size=settings.db_pool_size, max_overflow=0)
+        # Pooled, since aiosqlite starts a thread per connection; and few, since those
+        # threads contend for the interpreter and SQLite has one writer at a time anyway.
+        engine = create_async_engine(url, pool_size=min(settings.db_pool_size, 4),
+                                     max_overflow=0, pool_reset_on_return=None)
         _configure_sqlite(engine)
         return engine
     # No overflow: connections opened for a burst and closed after it cost more
@@ -65,5 +67,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        immediate = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return  # a read of one statement needs no transaction (or its two round trips)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")

@@ -92,10 +92,9 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
-        # Reads need no transaction of their own on PostgreSQL: autocommit saves the
-        # BEGIN and ROLLBACK round trips. SQLite reads stay in a (cheap) transaction.
-        self._read_engine = (engine.execution_options(isolation_level="AUTOCOMMIT")
-                             if engine.dialect.name == "postgresql" else engine)
+        # Reads need no transaction of their own: autocommit saves the BEGIN and
+        # ROLLBACK round trips (each a thread hop with aiosqlite).
+        self._read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[Transaction]:
@@ -106,7 +105,6 @@ class Store:
     async def reading(self) -> AsyncIterator[Transaction]:
         async with self._read_engine.connect() as conn:
             yield Transaction(conn)
-            await conn.rollback()
 
 
 class Transaction:
