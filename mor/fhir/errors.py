@@ -68,6 +68,13 @@ class NotAcceptable(FhirError):
     code = "not-supported"
 
 
+class NotSupported(FhirError):
+    """A valid FHIR request for something this server does not do (e.g. an operation)."""
+
+    status = 400
+    code = "not-supported"
+
+
 class Conflict(FhirError):
     status = 409
     code = "conflict"

@@ -18,6 +18,7 @@ from mor.fhir.errors import (
     Issue,
     MethodNotAllowed,
     NotFound,
+    NotSupported,
     PreconditionFailed,
     UnprocessableEntity,
 )
@@ -59,6 +60,11 @@ async def execute(tx: Transaction, request: FhirRequest) -> FhirResponse:
         if method == "GET":
             raise BadRequest("A search across all types needs a resource type in the URL")
         raise MethodNotAllowed(f"{method} is not allowed on the FHIR base; POST a Bundle")
+    operation = next((s for s in segments if s.startswith("$")), None)
+    if operation is not None:
+        raise NotSupported(
+            f"The operation {operation} is not supported by this server; "
+            "GET /metadata lists what is")
     if segments == ["_history"]:
         _only(request, "GET", "HEAD")
         return await _history(tx, request, None, None)

@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from mor.db.bulk import delete_rows, insert_rows
 from mor.db.engine import WRITE_OPTION
 from mor.db.schema import INDEX_TABLES, resource, resource_version
 from mor.fhir.errors import BadRequest, Gone, NotFound, PreconditionFailed
@@ -246,9 +247,7 @@ class Transaction:
                 raise PreconditionFailed(f"{', '.join(missing)} already exists; use PUT to "
                                          "change an existing resource")
             written = [(pk, item) for pk, item in zip(pks, chunk, strict=True) if pk is not None]
-            await self.conn.execute(_INSERT_VERSION, [_version_row(pk, item.stored)
-                                                       for pk, item in written])
-            await self._write_index(written)
+            await self._write_versions(written)
         return [item.stored for item in new]
 
     async def update(
@@ -274,8 +273,7 @@ class Transaction:
             item = _prepare(resource_data, resource_type, resource_id, 1, method)
             pk = (await self._insert_currents([item.stored]))[0]
             if pk is not None:
-                await self.conn.execute(_INSERT_VERSION, _version_row(pk, item.stored))
-                await self._write_index([(pk, item)])
+                await self._write_versions([(pk, item)])
                 return item.stored, True
             # Another transaction created it between our look and our insert.
             current = await self._current(resource_type, resource_id, for_update=True)
@@ -295,9 +293,8 @@ class Transaction:
             {"pk_": current.pk, "version_id": stored.version_id,
              "last_updated": stored.last_updated, "deleted": False, "content": stored.json},
         )
-        await self.conn.execute(_INSERT_VERSION, _version_row(current.pk, stored))
         await self._delete_index(current.pk)
-        await self._write_index([(current.pk, item)])
+        await self._write_versions([(current.pk, item)])
         return stored, current.deleted
 
     async def delete(
@@ -353,21 +350,21 @@ class Transaction:
         pks = {(row[1], row[2]): int(row[0]) for row in rows}
         return [pks.get((s.resource_type, s.id)) for s in new]
 
-    async def _write_index(self, written: Sequence[tuple[int, NewResource]]) -> None:
-        grouped: dict[str, list[dict[str, Any]]] = {}
+    async def _write_versions(self, written: Sequence[tuple[int, NewResource]]) -> None:
+        """The version rows of newly written resources, and their search-index rows."""
+        rows: dict[Table, list[dict[str, Any]]] = {resource_version: []}
         for pk, item in written:
+            rows[resource_version].append(_version_row(pk, item.stored))
             resource_type = item.stored.resource_type
             for row in index_rows(item.body):
-                grouped.setdefault(row.table, []).append(
+                rows.setdefault(INDEX_TABLES[row.table], []).append(
                     {"resource_pk": pk, "resource_type": resource_type, "param": row.param,
                      **row.columns}
                 )
-        for table_name, rows in grouped.items():
-            await self.conn.execute(_INSERT_INDEX[table_name], rows)
+        await insert_rows(self.conn, rows)
 
     async def _delete_index(self, pk: int) -> None:
-        for statement in _DELETE_INDEX:
-            await self.conn.execute(statement, {"pk_": pk})
+        await delete_rows(self.conn, list(INDEX_TABLES.values()), "resource_pk", pk)
 
 
 # Built once: constructing SQL expressions costs more than running them on a read.
@@ -387,9 +384,6 @@ _INSERT_CURRENT_SQLITE = (
     sqlite_insert(resource).on_conflict_do_nothing(index_elements=["resource_type", "id"])
     .returning(resource.c.pk, resource.c.resource_type, resource.c.id)
 )
-_INSERT_INDEX = {name: insert(table) for name, table in INDEX_TABLES.items()}
-_DELETE_INDEX = [delete(table).where(table.c.resource_pk == bindparam("pk_"))
-                 for table in INDEX_TABLES.values()]
 # Rows per multi-row INSERT: well under SQLite's limit on bound parameters.
 _CHUNK = 500
 

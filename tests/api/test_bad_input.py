@@ -171,3 +171,9 @@ async def test_wrong_methods(client: httpx.AsyncClient) -> None:
     assert (await client.delete("")).status_code == 405
     assert (await client.post("/metadata", json={})).status_code == 405
     assert (await client.put("/Patient/_history", json={})).status_code == 405
+
+
+async def test_unsupported_operations_are_named(client: httpx.AsyncClient) -> None:
+    response = await client.post("/ValueSet/$lookup", json={"resourceType": "Parameters"})
+    assert response.status_code == 400
+    assert "$lookup is not supported" in _diagnostics(response)
