@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import orjson
 
@@ -230,8 +230,7 @@ async def _assign_identities(tx: Transaction, entries: list[_Entry]) -> dict[str
             if "/" in request.path:
                 identities[entry.full_url] = request.path
             elif request.params:
-                pks = await _pks(tx, resource_type, "&".join(f"{k}={v}" for k, v in
-                                                             request.params))
+                pks = await _pks(tx, resource_type, urlencode(request.params))
                 if len(pks) == 1:
                     identities[entry.full_url] = (await tx.read_many(pks))[0].reference
                 elif not pks:
