@@ -127,22 +127,30 @@ async def _type_level(tx: Transaction, request: FhirRequest, resource_type: str)
             if existing is None:
                 raise NotFound(f"No {resource_type} matched {criteria}; nothing was patched")
             return await _patch(tx, request, resource_type, existing.id)
-        resource_data = require_resource(request.body, resource_type)
-        if existing is None:
-            body_id = resource_data.get("id")
-            stored, _ = await tx.update(resource_type, body_id, resource_data) if isinstance(
-                body_id, str) and body_id else (await tx.create(resource_data), True)
-            return _write_response(request, 201, stored)
-        body_id = resource_data.get("id")
-        if body_id is not None and body_id != existing.id:
-            raise BadRequest(
-                f"The criteria matched {resource_type}/{existing.id} but the body's id is "
-                f"{body_id!r}; remove the id or make it match"
-            )
-        stored, created = await tx.update(resource_type, existing.id, resource_data,
-                                          if_match=request.if_match_version())
-        return _write_response(request, 201 if created else 200, stored)
+        return await _conditional_update(tx, request, resource_type, existing)
     raise MethodNotAllowed(f"{method} is not allowed on /{resource_type}")
+
+
+async def _conditional_update(
+    tx: Transaction, request: FhirRequest, resource_type: str, existing: StoredResource | None
+) -> FhirResponse:
+    """PUT /Type?criteria: create if nothing matched, else update the one match."""
+    resource_data = require_resource(request.body, resource_type)
+    body_id = resource_data.get("id")
+    if existing is None:
+        if isinstance(body_id, str) and body_id:
+            stored, _ = await tx.update(resource_type, body_id, resource_data)
+        else:
+            stored = await tx.create(resource_data)
+        return _write_response(request, 201, stored)
+    if body_id is not None and body_id != existing.id:
+        raise BadRequest(
+            f"The criteria matched {resource_type}/{existing.id} but the body's id is "
+            f"{body_id!r}; remove the id or make it match"
+        )
+    stored, created = await tx.update(resource_type, existing.id, resource_data,
+                                      if_match=request.if_match_version())
+    return _write_response(request, 201 if created else 200, stored)
 
 
 async def _conditional_match(
