@@ -89,7 +89,20 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     await empty_database(app)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://mor.test/fhir") as http:
+        http.app = app  # type: ignore[attr-defined]
         yield http
+
+
+async def table_row_counts(client: httpx.AsyncClient) -> dict[str, int]:
+    """Rows in each table of the store behind an in-process client, leaving out empty ones."""
+    engine = client.app.state.store.engine  # type: ignore[attr-defined]
+    counts = {}
+    async with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            count = (await conn.execute(text(f"SELECT count(*) FROM {table.name}"))).scalar_one()
+            if count:
+                counts[table.name] = int(count)
+    return counts
 
 
 @pytest.fixture

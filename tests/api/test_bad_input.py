@@ -10,11 +10,14 @@ import pytest
 
 from mor.api.app import create_app
 from mor.config import Settings
+from tests.conftest import table_row_counts
 
 
 async def _nothing_written(client: httpx.AsyncClient) -> None:
+    """No resource, version or search-index row exists."""
     history = (await client.get("/_history")).json()
     assert history.get("entry", []) == []
+    assert await table_row_counts(client) == {}
 
 
 def _diagnostics(response: httpx.Response) -> str:
@@ -177,3 +180,17 @@ async def test_unsupported_operations_are_named(client: httpx.AsyncClient) -> No
     response = await client.post("/ValueSet/$lookup", json={"resourceType": "Parameters"})
     assert response.status_code == 400
     assert "$lookup is not supported" in _diagnostics(response)
+
+
+async def test_an_internal_error_is_an_operation_outcome_without_internals(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_: object) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr("mor.api.http_fhir.dispatch", broken)
+    response = await client.get("/Patient/x")
+    assert response.status_code == 500
+    assert "secret internal detail" not in response.text
+    assert "Traceback" not in response.text
+    assert "internal error" in _diagnostics(response)

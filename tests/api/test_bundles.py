@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from tests.conftest import table_row_counts
+
 SYSTEM = "https://bora.dopa.go.th/citizen-id"
 PATIENT_URN = "urn:uuid:8d1c3a52-0000-4000-8000-000000000002"
 
@@ -52,7 +54,7 @@ async def test_transaction_is_all_or_nothing(client: httpx.AsyncClient) -> None:
     assert response.status_code == 400
     diagnostics = response.json()["issue"][0]["diagnostics"]
     assert "Bundle.entry[1]" in diagnostics
-    assert await _count(client, "Patient") == 0
+    assert await table_row_counts(client) == {}
 
 
 async def test_transaction_runs_deletes_before_creates(client: httpx.AsyncClient) -> None:
