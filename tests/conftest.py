@@ -68,8 +68,11 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings) -> Starlette:
-    return create_app(settings)
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings)
+    yield application
+    # Close pooled connections while the event loop still runs.
+    await application.state.store.engine.dispose()
 
 
 async def empty_database(app: Starlette) -> None:

@@ -101,6 +101,7 @@ async def test_body_over_the_size_limit(client: httpx.AsyncClient, settings: Set
         chunked = await small.post("/Patient", content=stream(),
                                    headers={"Content-Type": "application/fhir+json"})
         assert chunked.status_code == 413
+    await small_limit.state.store.engine.dispose()
     await _nothing_written(client)
 
 
