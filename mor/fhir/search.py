@@ -14,7 +14,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, exists, false, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    exists,
+    false,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
 
 from mor.db.schema import INDEX_TABLES, resource
 from mor.fhir.errors import BadRequest
@@ -163,6 +175,14 @@ def _parameter_condition(
             raise BadRequest(f"'{definition.code}:missing' takes true or false, not {value!r}")
         present = _exists(table, resource_type, param_name, true())
         return not_(present) if value == "true" else present
+    if table_key == "token" and modifier == "not":
+        # :not matches resources with no such code at all, not just ones with another.
+        clauses = [_token(table, part, definition) for part in _split_values(value)]
+        return not_(_exists(table, resource_type, param_name, or_(*clauses)))
+    if table_key == "reference" and modifier in definition.target:
+        clauses = [_reference(table, f"{modifier}/{part.rsplit('/', 1)[-1]}", definition)
+                   for part in _split_values(value)]
+        return _exists(table, resource_type, param_name, or_(*clauses))
     builder = _BUILDERS.get((table_key, modifier))
     if builder is None:
         return None
@@ -258,6 +278,11 @@ def _uri_below(table: Table, value: str, _: SearchParameter) -> ColumnElement[bo
     return table.c.value.startswith(value, autoescape=True)
 
 
+def _uri_above(table: Table, value: str, _: SearchParameter) -> ColumnElement[bool]:
+    # The stored URI is a prefix of the one searched for (a parent of it).
+    return literal(value).startswith(table.c.value)
+
+
 _Builder = Callable[[Table, str, SearchParameter], ColumnElement[bool]]
 _BUILDERS: dict[tuple[str, str], _Builder] = {
     ("string", ""): _string_default,
@@ -272,6 +297,7 @@ _BUILDERS: dict[tuple[str, str], _Builder] = {
     ("quantity", ""): _quantity,
     ("uri", ""): _uri,
     ("uri", "below"): _uri_below,
+    ("uri", "above"): _uri_above,
 }
 
 
