@@ -4,11 +4,13 @@ Regenerate with (the package is the npm package hl7.fhir.r4.examples 4.0.1, unpa
 
     .venv/bin/python scripts/generate_search_parameters.py /tmp/fhirpkg/package
 
-Writes three files into ``mor/fhir/data/`` (or the directory given with ``--out``):
+Writes four files into ``mor/fhir/data/`` (or the directory given with ``--out``):
 
 - ``search_parameters.json``: every SearchParameter, trimmed to the fields search
   and indexing use, one per line, sorted by URL.
 - ``resource_types.json``: the 146 concrete R4 resource types.
+- ``compartments.json``: for each compartment (Patient, Encounter, RelatedPerson,
+  Practitioner, Device), the search parameters that link each resource type to it.
 - ``element_types.json``: for each resource and complex type, its elements and
   their types, so FHIRPath can navigate choice types (``value[x]``) and know the
   FHIR type of what it finds. Backbone elements are named by their path (e.g.
@@ -141,6 +143,21 @@ def _without_inherited(elements: dict[str, dict[str, list[str]]], bases: dict[st
     return trimmed
 
 
+def compartments(package: Path) -> dict[str, dict[str, list[str]]]:
+    """For each compartment (Patient, Encounter, ...), the search parameters that put a
+    resource of each type in it; types that are never in it are left out."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for definition in load_json_files(package, "CompartmentDefinition"):
+        if not definition.get("url", "").startswith("http://hl7.org/fhir/CompartmentDefinition/"):
+            continue
+        if definition.get("id") == "example":
+            continue  # an illustration, not one of the five R4 compartments
+        members = {item["code"]: list(item["param"]) for item in definition.get("resource", [])
+                   if item.get("param")}
+        found[definition["code"]] = dict(sorted(members.items()))
+    return dict(sorted(found.items()))
+
+
 def _write_lines(path: Path, items: list[str], opening: str, closing: str) -> None:
     path.write_text(opening + "\n" + ",\n".join(items) + "\n" + closing + "\n", encoding="utf-8")
 
@@ -157,6 +174,10 @@ def write_all(package: Path, out: Path) -> None:
                  [_compact(p) for p in search_parameters(package)], "[", "]")
     _write_lines(out / "resource_types.json",
                  [_compact(t) for t in resource_types(definitions)], "[", "]")
+    (out / "compartments.json").write_text(
+        "{\n" + ",\n".join(f"{_compact(code)}:{_compact(members)}"
+                           for code, members in compartments(package).items()) + "\n}\n",
+        encoding="utf-8")
     types = element_types(definitions)
     lines = [f"{_compact(name)}:{_compact(own)}" for name, own in types["elements"].items()]
     (out / "element_types.json").write_text(

@@ -20,6 +20,7 @@ The output describes every concrete R4 resource type, every complex datatype
   ``contentReference`` a reuse of another element's children (e.g.
   ``Questionnaire.item.item`` -> ``#Questionnaire.item``), ``attribute`` an
   element that XML carries as an attribute and so has no ``_name`` companion.
+  ``summary`` marks the elements ``_summary=true`` returns.
 - ``primitives[T]``: the JSON type that carries the value and the spec's regex.
 """
 
@@ -110,6 +111,8 @@ def _compile_type(
         path = element["path"]
         owner, _, prop = path.rpartition(".")
         spec: dict[str, Any] = {"min": element["min"], "max": _max(element["max"])}
+        if element.get("isSummary"):
+            spec["summary"] = True  # kept by _summary=true (search.html#summary)
         if "contentReference" in element:
             reference = element["contentReference"]
             spec["type"] = reference.lstrip("#")

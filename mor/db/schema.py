@@ -77,6 +77,8 @@ def _index_table(name: str, *columns: Column[object]) -> Table:
         Column("resource_type", String(64), nullable=False),
         Column("param", String(100), nullable=False),
         *columns,
+        # Rows of one composite parameter value share a group number (see indexing).
+        Column("grp", Integer, nullable=True),
     )
     Index(f"ix_{name}_resource", table.c.resource_pk)
     return table

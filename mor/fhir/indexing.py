@@ -10,6 +10,7 @@ indexing runs on every write and must never fail one.
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import unicodedata
@@ -27,29 +28,30 @@ from mor.fhir.fhirpath import (
     reference_parts,
 )
 from mor.fhir.resource_types import RESOURCE_TYPES
-from mor.fhir.search_parameters import parameters_for
+from mor.fhir.search_parameters import parameter_by_url, parameters_for
 
 
 @dataclass(frozen=True, slots=True)
 class IndexRow:
     table: str  # a key of mor.db.schema.INDEX_TABLES
-    param: str  # the search parameter code, or "<code>:identifier"
+    # The search parameter code; "<code>:identifier" for a reference's identifier,
+    # "<code>:of-type" for an identifier's type, "<code>$<n>" for a composite's nth part.
+    param: str
     columns: dict[str, Any]  # that table's own columns
+    # Which value of a composite parameter the row belongs to; None otherwise.
+    group: int | None = None
 
 
 # Answered from the resource table itself.
 SKIPPED_PARAMETERS: Final = frozenset({"_id", "_lastUpdated"})
+# Defined without an expression: indexed as words of the narrative / of every text.
+WORD_PARAMETERS: Final = frozenset({"_text", "_content"})
 
 UNINDEXED_TYPES: Final = {
-    "composite": "composite parameters are not indexed yet (their components are)",
     "special": "special parameters (_filter, Location near) need their own search logic",
 }
 
 UNSUPPORTED_EXPRESSIONS: Final[dict[str, str]] = {
-    "http://hl7.org/fhir/SearchParameter/DomainResource-text":
-        "_text searches the narrative; full-text search is not implemented",
-    "http://hl7.org/fhir/SearchParameter/Resource-content":
-        "_content searches the whole resource; full-text search is not implemented",
     "http://hl7.org/fhir/SearchParameter/Resource-query":
         "_query names a custom named query; it has no expression",
     "http://hl7.org/fhir/SearchParameter/filter":
@@ -215,17 +217,19 @@ def _period_range(period: Any) -> tuple[int, int] | None:
 class _Rows:
     """Collects rows, dropping exact duplicates (the same value reached by two paths)."""
 
-    __slots__ = ("rows", "seen")
+    __slots__ = ("group", "rows", "seen")
 
     def __init__(self) -> None:
         self.rows: list[IndexRow] = []
         self.seen: set[tuple[Any, ...]] = set()
+        # Set while a composite parameter's components are indexed.
+        self.group: int | None = None
 
     def add(self, table: str, param: str, columns: dict[str, Any]) -> None:
-        key = (table, param, *columns.values())
+        key = (table, param, self.group, *columns.values())
         if key not in self.seen:
             self.seen.add(key)
-            self.rows.append(IndexRow(table, param, columns))
+            self.rows.append(IndexRow(table, param, columns, self.group))
 
 
 _Handler = Callable[[_Rows, str, str, Any], None]
@@ -279,10 +283,18 @@ def _token_row(rows: _Rows, param: str, system: Any, code: Any, text: Any) -> No
 
 
 def _index_identifier(rows: _Rows, param: str, value: Any) -> None:
-    if isinstance(value, dict):
-        kind = value.get("type")
-        _token_row(rows, param, value.get("system"), value.get("value"),
-                   kind.get("text") if isinstance(kind, dict) else None)
+    if not isinstance(value, dict):
+        return
+    kind = value.get("type")
+    _token_row(rows, param, value.get("system"), value.get("value"),
+               kind.get("text") if isinstance(kind, dict) else None)
+    if isinstance(kind, dict) and _text(value.get("value")):
+        # For :of-type: the identifier's type coding, with the identifier value as text.
+        for coding in kind.get("coding") or ():
+            if isinstance(coding, dict) and _text(coding.get("code")):
+                rows.add("token", f"{param}:of-type",
+                         {"system": _text(coding.get("system")), "code": coding["code"],
+                          "text": value["value"]})
 
 
 def _index_token(rows: _Rows, param: str, type_name: str, value: Any) -> None:
@@ -419,14 +431,89 @@ _HANDLERS: Final[dict[str, _Handler]] = {
 }
 
 
+# --- Words, for _text and _content ----------------------------------------------------------
+
+MAX_WORDS: Final = 300
+_TAG = re.compile(r"<[^>]*>")
+# Property names whose values are identifiers or machine text, not words a person searches.
+_NOT_WORDS: Final = frozenset({"reference", "system", "url", "id", "div", "versionId",
+                               "lastUpdated", "profile", "resourceType", "fullUrl", "data",
+                               "contentType", "language", "status"})
+
+
+def text_words(text: str) -> list[str]:
+    """The distinct words of a text, normalised as string search compares them.
+
+    A word is a run of letters, marks and digits; Thai and Lao, written without spaces
+    between words, come out as whole phrases, which a search matches from their start.
+    """
+    words: list[str] = []
+    current: list[str] = []
+    for char in normalize_string(text) if len(text) <= NORMALIZED_MAX_LENGTH else \
+            _long_normalized(text):
+        if unicodedata.category(char)[0] in "LMN":
+            current.append(char)
+        elif current:
+            words.append("".join(current))
+            current = []
+    if current:
+        words.append("".join(current))
+    return list(dict.fromkeys(words))
+
+
+def _long_normalized(text: str) -> str:
+    # normalize_string cuts at NORMALIZED_MAX_LENGTH; a narrative must be read whole.
+    return "".join(normalize_string(text[i:i + NORMALIZED_MAX_LENGTH])
+                   for i in range(0, len(text), NORMALIZED_MAX_LENGTH))
+
+
+def _add_words(rows: _Rows, param: str, texts: list[str]) -> None:
+    count = 0
+    for text in texts:
+        for word in text_words(text):
+            if count >= MAX_WORDS:
+                return
+            rows.add("string", param, {"value_norm": word[:NORMALIZED_MAX_LENGTH],
+                                       "value_exact": word})
+            count += 1
+
+
+def _narrative_text(resource: dict[str, Any]) -> list[str]:
+    narrative = resource.get("text")
+    div = narrative.get("div") if isinstance(narrative, dict) else None
+    return [html.unescape(_TAG.sub(" ", div))] if isinstance(div, str) else []
+
+
+def _string_values(value: Any, found: list[str], key: str = "") -> None:
+    if isinstance(value, str):
+        if key not in _NOT_WORDS and any(c.isalpha() for c in value):
+            found.append(value)
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            if name not in _NOT_WORDS:
+                _string_values(item, found, name)
+    elif isinstance(value, list):
+        for item in value:
+            _string_values(item, found, key)
+
+
 # --- Putting it together --------------------------------------------------------------------
 
+_Step = tuple[str, CompiledExpression, _Handler | None]
+
+
 @cache
-def _plan(resource_type: str) -> tuple[tuple[str, CompiledExpression, _Handler], ...]:
-    steps = []
+def _plan(resource_type: str) -> tuple[_Step, ...]:
+    steps: list[_Step] = []
     for code, parameter in parameters_for(resource_type).items():
-        handler = _HANDLERS.get(parameter.type)
-        if (handler is None or code in SKIPPED_PARAMETERS or parameter.expression is None
+        if parameter.type == "composite":
+            handler = None
+        else:
+            found = _HANDLERS.get(parameter.type)
+            if found is None:
+                continue
+            handler = found
+        if (code in SKIPPED_PARAMETERS or parameter.expression is None
                 or parameter.url in UNSUPPORTED_EXPRESSIONS):
             continue
         try:
@@ -435,6 +522,50 @@ def _plan(resource_type: str) -> tuple[tuple[str, CompiledExpression, _Handler],
             continue  # tests/fhir/test_search_parameter_registry.py keeps this from happening
         steps.append((code, compiled, handler))
     return tuple(steps)
+
+
+@cache
+def _components(resource_type: str, code: str
+                ) -> tuple[tuple[str, _Handler], ...] | None:
+    """A composite parameter's component expressions and their handlers."""
+    parameter = parameters_for(resource_type)[code]
+    parts = []
+    for component in parameter.components:
+        definition = parameter_by_url(component.definition)
+        handler = _HANDLERS.get(definition.type) if definition else None
+        if handler is None:
+            return None
+        parts.append((component.expression, handler))
+    return tuple(parts)
+
+
+@cache
+def _component_expression(expression: str, context_type: str,
+                          resource_type: str) -> CompiledExpression | None:
+    try:
+        return compile_expression(expression, context_type, resource_type)
+    except FhirPathError:
+        return None
+
+
+def _index_composite(rows: _Rows, resource: dict[str, Any], resource_type: str, code: str,
+                     values: list[Node]) -> None:
+    components = _components(resource_type, code)
+    if components is None:
+        return
+    for group, node in enumerate(values):
+        rows.group = group
+        try:
+            for position, (expression, handler) in enumerate(components):
+                compiled = _component_expression(expression, node[0], resource_type)
+                if compiled is None:
+                    break
+                for found in compiled(node[1], resource):
+                    value = _unwrap_extension(found)
+                    if value is not None:
+                        handler(rows, f"{code}${position}", value[0], value[1])
+        finally:
+            rows.group = None
 
 
 def _unwrap_extension(node: Node) -> Node | None:
@@ -453,6 +584,9 @@ def index_rows(resource: dict[str, Any]) -> list[IndexRow]:
     for code, compiled, handler in _plan(resource_type):
         try:
             values = compiled(resource)
+            if handler is None:
+                _index_composite(rows, resource, resource_type, code, values)
+                continue
             for node in values:
                 found = _unwrap_extension(node)
                 if found is not None:
@@ -461,4 +595,8 @@ def index_rows(resource: dict[str, Any]) -> list[IndexRow]:
             # Only a resource that breaks its own structure gets here (a list where an
             # object belongs); its other parameters are still indexed.
             continue
+    _add_words(rows, "_text", _narrative_text(resource))
+    contents = _narrative_text(resource)
+    _string_values(resource, contents)
+    _add_words(rows, "_content", contents)
     return rows.rows

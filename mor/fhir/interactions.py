@@ -15,7 +15,6 @@ import orjson
 
 from mor.fhir.errors import (
     BadRequest,
-    Issue,
     MethodNotAllowed,
     NotFound,
     NotSupported,
@@ -23,9 +22,18 @@ from mor.fhir.errors import (
     UnprocessableEntity,
 )
 from mor.fhir.indexing import date_range
-from mor.fhir.outcome import informational, operation_outcome
+from mor.fhir.outcome import informational
 from mor.fhir.requests import FhirRequest, FhirResponse
+from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search import compile_search
+from mor.fhir.search.compartments import compartment_types
+from mor.fhir.searchset import (
+    compartment_search,
+    everything,
+    page_link,
+    system_search,
+    type_search,
+)
 from mor.fhir.store import Store, StoredResource, Transaction
 from mor.fhir.timestamps import instant_from_micros
 from mor.fhir.validation import check_id, check_resource_type, require_resource
@@ -57,9 +65,16 @@ async def execute(tx: Transaction, request: FhirRequest) -> FhirResponse:
     segments = [s for s in request.path.split("/") if s] if request.path else []
     method = request.method
     if not segments:
-        if method == "GET":
-            raise BadRequest("A search across all types needs a resource type in the URL")
+        if method in READ_METHODS:
+            return await system_search(tx, request)
         raise MethodNotAllowed(f"{method} is not allowed on the FHIR base; POST a Bundle")
+    if segments == ["_search"]:
+        _only(request, "POST")
+        return await system_search(tx, request)
+    if len(segments) == 3 and segments[0] == "Patient" and segments[2] == "$everything":
+        _only(request, "GET", "HEAD", "POST")
+        check_id(segments[1])
+        return await everything(tx, request, segments[1])
     operation = next((s for s in segments if s.startswith("$")), None)
     if operation is not None:
         raise NotSupported(
@@ -75,7 +90,7 @@ async def execute(tx: Transaction, request: FhirRequest) -> FhirResponse:
         return await _type_level(tx, request, resource_type)
     if rest == ["_search"]:
         _only(request, "POST")
-        return await _search(tx, request, resource_type)
+        return await type_search(tx, request, resource_type)
     if rest == ["_history"]:
         _only(request, "GET", "HEAD")
         return await _history(tx, request, resource_type, None)
@@ -86,6 +101,10 @@ async def execute(tx: Transaction, request: FhirRequest) -> FhirResponse:
     if rest[1] == "_history" and len(rest) == 2:
         _only(request, "GET", "HEAD")
         return await _history(tx, request, resource_type, resource_id)
+    if len(rest) == 2 and resource_type in compartment_types() and (
+            rest[1] in RESOURCE_TYPES or rest[1] == "*"):
+        _only(request, "GET", "HEAD")
+        return await compartment_search(tx, request, resource_type, resource_id, rest[1])
     if rest[1] == "_history" and len(rest) == 3:
         _only(request, "GET", "HEAD")
         version = _version_number(rest[2])
@@ -100,7 +119,7 @@ async def execute(tx: Transaction, request: FhirRequest) -> FhirResponse:
 async def _type_level(tx: Transaction, request: FhirRequest, resource_type: str) -> FhirResponse:
     method = request.method
     if method in READ_METHODS:
-        return await _search(tx, request, resource_type)
+        return await type_search(tx, request, resource_type)
     if method == "POST":
         resource_data = require_resource(request.body, resource_type)
         if request.if_none_exist:
@@ -259,51 +278,6 @@ def _write_response(request: FhirRequest, status: int, stored: StoredResource) -
 # -- search and history -------------------------------------------------------
 
 
-async def _search(tx: Transaction, request: FhirRequest, resource_type: str) -> FhirResponse:
-    params = list(request.params)
-    if request.method == "POST" and isinstance(request.body, list):
-        params.extend(request.body)
-    compiled = compile_search(resource_type, params, strict=request.prefer_strict)
-    base = f"{request.base_url}/{resource_type}"
-    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
-    if compiled.summary_count:
-        bundle["total"] = await tx.count(compiled.query)
-        bundle["link"] = [{"relation": "self", "url": _link(base, compiled.applied)}]
-        return FhirResponse(200, body=bundle)
-    pks = await tx.find(compiled.query, limit=compiled.count + 1)
-    has_more = len(pks) > compiled.count
-    page = await tx.read_many(pks[: compiled.count])
-    links = [{"relation": "self", "url": _link(base, compiled.applied, compiled.cursor)}]
-    if has_more and page:
-        links.append({"relation": "next",
-                      "url": _link(base, compiled.applied, pks[compiled.count - 1])})
-    bundle["link"] = links
-    entries: list[dict[str, Any]] = [
-        {"fullUrl": f"{request.base_url}/{stored.reference}", "resource": stored.resource(),
-         "search": {"mode": "match"}}
-        for stored in page
-    ]
-    if compiled.ignored:
-        entries.append({
-            "resource": operation_outcome([
-                Issue(f"Ignored search parameter '{name}': {reason}", code="not-supported",
-                      severity="warning")
-                for name, reason in compiled.ignored
-            ]),
-            "search": {"mode": "outcome"},
-        })
-    bundle["entry"] = entries
-    return FhirResponse(200, body=bundle)
-
-
-def _link(base: str, applied: list[tuple[str, str]], cursor: int | str | None = None) -> str:
-    """A search or history URL with the parameters applied and the page position."""
-    params = list(applied)
-    if cursor is not None:
-        params.append(("_cursor", str(cursor)))
-    return f"{base}?{urlencode(params)}" if params else base
-
-
 async def _history(
     tx: Transaction, request: FhirRequest, resource_type: str | None, resource_id: str | None
 ) -> FhirResponse:
@@ -341,10 +315,10 @@ async def _history(
                                         cursor=cursor)
     path = "/".join(p for p in (resource_type, resource_id, "_history") if p)
     base = f"{request.base_url}/{path}"
-    links = [{"relation": "self", "url": _link(base, applied, cursor)}]
+    links = [{"relation": "self", "url": page_link(base, applied, cursor)}]
     if history_page.next_cursor:
         links.append({"relation": "next",
-                      "url": _link(base, applied, history_page.next_cursor)})
+                      "url": page_link(base, applied, history_page.next_cursor)})
     entries = [_history_entry(request.base_url, version) for version in history_page.versions]
     return FhirResponse(200, body={"resourceType": "Bundle", "type": "history", "link": links,
                                    "entry": entries})
@@ -379,7 +353,8 @@ def _only(request: FhirRequest, *methods: str) -> None:
 
 
 def _is_search_post(request: FhirRequest) -> bool:
-    return request.method == "POST" and request.path.endswith("/_search")
+    return request.method == "POST" and (
+        request.path == "_search" or request.path.endswith(("/_search", "/$everything")))
 
 
 def _version_number(raw: str) -> int:

@@ -121,3 +121,13 @@ def parameters_for(resource_type: str) -> Mapping[str, SearchParameter]:
             parameter = replace(parameter, expression=expression)
         found[parameter.code] = parameter
     return MappingProxyType(dict(sorted(found.items())))
+
+
+@cache
+def _by_url() -> Mapping[str, SearchParameter]:
+    return MappingProxyType({p.url: p for p in ALL_PARAMETERS})
+
+
+def parameter_by_url(url: str) -> SearchParameter | None:
+    """A definition by its canonical URL, as composite parameters name their components."""
+    return _by_url().get(url)

@@ -47,6 +47,8 @@ class StoredResource:
     deleted: bool
     json: str | None
     method: str = "PUT"
+    # The row key, when read for a search (includes follow references by it).
+    pk: int | None = None
 
     @property
     def reference(self) -> str:
@@ -168,7 +170,8 @@ class Transaction:
                 ).where(resource.c.pk.in_(list(pks)))
             )
         ).all()
-        by_pk = {row[0]: StoredResource(row[1], row[2], row[3], row[4], False, row[5])
+        by_pk = {row[0]: StoredResource(row[1], row[2], row[3], row[4], False, row[5],
+                                        pk=row[0])
                  for row in rows}
         return [by_pk[pk] for pk in pks if pk in by_pk]
 
@@ -176,6 +179,11 @@ class Transaction:
         """Run a compiled search returning resource keys (see mor.fhir.search)."""
         rows = (await self.conn.execute(query.limit(limit))).all()
         return [row[0] for row in rows]
+
+    async def rows(self, query: Select[Any]) -> list[tuple[Any, ...]]:
+        """Run a query built by the search compiler (keys and sort values)."""
+        result = await self.conn.execute(query)
+        return [tuple(row) for row in result.all()]
 
     async def count(self, query: Select[Any]) -> int:
         """How many resources a compiled search matches."""
@@ -359,7 +367,7 @@ class Transaction:
             for row in index_rows(item.body):
                 rows.setdefault(INDEX_TABLES[row.table], []).append(
                     {"resource_pk": pk, "resource_type": resource_type, "param": row.param,
-                     **row.columns}
+                     "grp": row.group, **row.columns}
                 )
         await insert_rows(self.conn, rows)
 

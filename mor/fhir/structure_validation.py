@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["StructureIssue", "validate_structure"]
+__all__ = ["StructureIssue", "TopLevelElement", "top_level_elements", "validate_structure"]
 
 _DATA = Path(__file__).parent / "data" / "r4_structure.json"
 
@@ -59,6 +59,7 @@ class _Element:
     attribute: bool  # Element.id, Extension.url: no '_name' companion
     check: _Checker | None  # set for primitives
     complex: _Type | None  # set for datatypes and backbone elements; neither: a Resource
+    summary: bool = False  # returned by _summary=true
 
 
 @dataclass(slots=True)
@@ -481,6 +482,27 @@ _CHECKER_FACTORIES: dict[str, Callable[[str], _Checker]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class TopLevelElement:
+    """What ``_summary`` and ``_elements`` need to know of a resource's own element."""
+
+    name: str  # the JSON property name, e.g. 'valueQuantity'
+    stem: str  # the element's name without its type, e.g. 'value'
+    summary: bool
+    mandatory: bool
+
+
+@cache
+def top_level_elements(resource_type: str) -> dict[str, TopLevelElement]:
+    """A resource type's elements by JSON property name; empty for an unknown type."""
+    found = _model().resources.get(resource_type)
+    if found is None:
+        return {}
+    return {name: TopLevelElement(name, (element.choice or name).removesuffix("[x]"),
+                                  element.summary, element.min > 0)
+            for name, element in found.elements.items()}
+
+
 # -- loading the compiled definitions ----------------------------------------------------
 
 @cache
@@ -514,6 +536,7 @@ def _link(
                 name=name, type_name=type_name, repeats=repeats, max=maximum,
                 min=spec["min"], choice=choice, attribute=bool(spec.get("attribute")),
                 check=checkers.get(type_name), complex=types.get(type_name),
+                summary=bool(spec.get("summary")),
             )
         if choice is not None:
             target.choices[choice] = tuple(variants)

@@ -23,7 +23,7 @@ from mor.fhir.indexing import (
 from mor.fhir.resource_types import RESOURCE_TYPES
 
 OWN_COLUMNS = {name: [c.name for c in table.columns
-                      if c.name not in ("resource_pk", "resource_type", "param")]
+                      if c.name not in ("resource_pk", "resource_type", "param", "grp")]
                for name, table in INDEX_TABLES.items()}
 
 

@@ -1,0 +1,63 @@
+"""Compartments: the resources that belong to one patient (or encounter, practitioner,
+related person or device), as the R4 CompartmentDefinitions say.
+
+``data/compartments.json`` is generated from those definitions by
+``scripts/generate_search_parameters.py``. A resource is in ``Patient/123``'s
+compartment when one of the listed reference parameters of its type points at
+``Patient/123``; the patient is in its own compartment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+
+import orjson
+from sqlalchemy import ColumnElement, and_, exists, false, or_
+
+from mor.db.schema import idx_reference
+from mor.fhir.errors import BadRequest
+from mor.fhir.search.conditions import Scope
+
+_DATA = Path(__file__).parent.parent / "data" / "compartments.json"
+
+
+@cache
+def _all() -> Mapping[str, Mapping[str, tuple[str, ...]]]:
+    raw = orjson.loads(_DATA.read_bytes())
+    return MappingProxyType({
+        code: MappingProxyType({t: tuple(params) for t, params in members.items()})
+        for code, members in raw.items()})
+
+
+def compartment_types() -> tuple[str, ...]:
+    return tuple(_all())
+
+
+def members(compartment: str) -> Mapping[str, tuple[str, ...]]:
+    """Resource types in the compartment, with the parameters that link them to it."""
+    found = _all().get(compartment)
+    if found is None:
+        raise BadRequest(f"{compartment} is not a compartment; the compartments are "
+                         f"{', '.join(_all())}")
+    return found
+
+
+def in_compartment(scope: Scope, compartment: str, owner_id: str) -> ColumnElement[bool]:
+    """Resources of ``scope`` in the compartment of ``compartment/owner_id``."""
+    linked = members(compartment)
+    types = [t for t in scope.types if t in linked] if not scope.any_type else list(linked)
+    ref = idx_reference.alias()
+    clauses: list[ColumnElement[bool]] = []
+    if types:
+        by_type = or_(*[and_(ref.c.resource_type == t, ref.c.param.in_(linked[t]))
+                        for t in types])
+        clauses.append(exists().where(
+            ref.c.resource_pk == scope.table.c.pk, by_type,
+            ref.c.target_type == compartment, ref.c.target_id == owner_id))
+    if scope.any_type or compartment in scope.types:
+        clauses.append(and_(scope.table.c.resource_type == compartment,
+                            scope.table.c.id == owner_id))
+    return or_(*clauses) if clauses else false()

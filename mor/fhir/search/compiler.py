@@ -1,0 +1,163 @@
+"""A FHIR search request, from its query parameters to the SQL that answers it.
+
+Parameters that filter become conditions (see :mod:`.conditions`); those that
+shape the result (``_sort``, ``_count``, ``_include``, ``_summary`` ...) are
+read here. Repeated parameters are ANDed, comma-separated values ORed.
+
+What mor cannot apply is never silently dropped: under lenient handling (the
+default) it is listed, with the reason, for the Bundle's OperationOutcome and
+left out of the self link; under ``Prefer: handling=strict`` it is a 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, select
+
+from mor.db.schema import resource
+from mor.fhir.errors import BadRequest
+from mor.fhir.resource_types import RESOURCE_TYPES
+from mor.fhir.search.conditions import (
+    Context,
+    Scope,
+    Unsupported,
+    condition,
+    select_type_condition,
+)
+from mor.fhir.search.includes import Include, parse_include
+from mor.fhir.search.shaping import parse_elements, parse_summary
+from mor.fhir.search.sorting import SortKey, decode_cursor, ordered_page, sort_keys
+
+DEFAULT_COUNT = 20
+MAX_COUNT = 1000
+TOTAL_MODES = ("none", "estimate", "accurate")
+
+# Parameters that change how results are shown, never which resources match.
+_PRESENTATION = frozenset({"_format", "_pretty"})
+_NOT_IMPLEMENTED = {
+    "_contained": "searching inside contained resources is not supported",
+    "_containedType": "searching inside contained resources is not supported",
+    "_list": "searching by List membership is not supported",
+    "_query": "mor defines no named queries",
+    "_filter": "the _filter query language is not supported",
+}
+
+
+@dataclass(slots=True)
+class CompiledSearch:
+    types: tuple[str, ...]
+    conditions: list[ColumnElement[bool]]
+    count: int = DEFAULT_COUNT
+    cursor: list[Any] | None = None
+    sort: list[SortKey] = field(default_factory=list)
+    total: str = "none"
+    summary: str | None = None
+    elements: frozenset[str] | None = None
+    includes: list[Include] = field(default_factory=list)
+    # The parameters applied, for the Bundle's self and next links.
+    applied: list[tuple[str, str]] = field(default_factory=list)
+    # Parameters ignored under lenient handling, with the reason.
+    ignored: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def summary_count(self) -> bool:
+        return self.summary == "count"
+
+    @property
+    def filter_query(self) -> Select[Any]:
+        """All matches, unordered: for counting."""
+        return select(resource.c.pk).where(*self.conditions)
+
+    @property
+    def query(self) -> Select[Any]:
+        """Matches in result order, starting after the cursor; resource key first."""
+        page: Select[Any] = ordered_page(self.conditions, self.sort, self.cursor)
+        return page
+
+
+def compile_search(
+    resource_type: str | Sequence[str] | None,
+    params: Sequence[tuple[str, str]],
+    *,
+    strict: bool = False,
+    context: Context | None = None,
+    extra: Sequence[ColumnElement[bool]] = (),
+) -> CompiledSearch:
+    """Compile a search of one type, several (system search with ``_type``) or all (None).
+
+    ``extra`` adds conditions the URL implies, such as a compartment.
+    """
+    if isinstance(resource_type, str):
+        scope = Scope(resource, (_checked_type(resource_type),))
+    elif resource_type:
+        scope = Scope(resource, tuple(_checked_type(t) for t in resource_type))
+    else:
+        scope = Scope(resource, tuple(RESOURCE_TYPES), any_type=True)
+    context = context or Context()
+    compiled = CompiledSearch(scope.types, [select_type_condition(scope), *extra])
+    raw_cursor: str | None = None
+    for name, value in params:
+        base = name.partition(":")[0]
+        try:
+            if base in _PRESENTATION:
+                continue
+            if base == "_cursor":
+                raw_cursor = value
+                continue
+            _apply(compiled, scope, context, name, base, value)
+            compiled.applied.append((name, value))
+        except Unsupported as reason:
+            if strict:
+                raise BadRequest(
+                    f"Search parameter '{name}': {reason}; see the CapabilityStatement at "
+                    "/metadata for what mor supports (or send Prefer: handling=lenient to "
+                    "have it ignored)") from None
+            compiled.ignored.append((name, str(reason)))
+    if raw_cursor is not None:
+        compiled.cursor = decode_cursor(raw_cursor, len(compiled.sort))
+    return compiled
+
+
+def _checked_type(resource_type: str) -> str:
+    if resource_type not in RESOURCE_TYPES:
+        raise BadRequest(f"'{resource_type}' is not a FHIR R4 resource type")
+    return resource_type
+
+
+def _apply(compiled: CompiledSearch, scope: Scope, context: Context, name: str, base: str,
+           value: str) -> None:
+    if base == "_count":
+        compiled.count = _parse_count(value)
+    elif base == "_sort":
+        if compiled.sort:
+            raise BadRequest("_sort is given twice; list several keys in one: _sort=a,-b")
+        compiled.sort = sort_keys(scope, value)
+    elif base == "_total":
+        if value not in TOTAL_MODES:
+            raise BadRequest(f"_total={value!r}: use none, estimate or accurate")
+        compiled.total = value
+    elif base == "_summary":
+        compiled.summary = parse_summary(value)
+    elif base == "_elements":
+        compiled.elements = parse_elements(value)
+    elif base in ("_include", "_revinclude"):
+        compiled.includes.append(parse_include(name, value))
+    elif base in _NOT_IMPLEMENTED:
+        raise Unsupported(_NOT_IMPLEMENTED[base])
+    elif base == "_type":
+        raise Unsupported("_type only applies to a search across types, at the FHIR base")
+    else:
+        compiled.conditions.append(condition(scope, name, value, context))
+
+
+def _parse_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        raise BadRequest(f"_count needs a whole number, not {value!r}") from None
+    if count < 0:
+        raise BadRequest(f"_count must be 0 or more, not {count}")
+    return min(count, MAX_COUNT)

@@ -1,0 +1,156 @@
+"""``_sort`` and paging: the order of results and where the next page starts.
+
+A sort key is a value computed per resource from the search index (the lowest
+value of the parameter when ascending, the highest when descending, as a
+person reading "newest first" expects of a resource with several dates).
+Resources without a value come last in either direction, and the resource key
+breaks ties, so the order is total and stable.
+
+Paging is by keyset: the cursor in a ``next`` link holds the sort values of the
+last resource on the page, and the next page asks for what comes after them.
+No page re-reads the ones before it, however deep the paging goes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import ColumnElement, FromClause, and_, func, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.types import Text
+
+from mor.db.schema import INDEX_TABLES, resource
+from mor.fhir.errors import BadRequest
+from mor.fhir.search.conditions import Scope, Unsupported, common_definition
+
+_SORT_COLUMNS = {
+    "string": ("value_norm", "value_norm"),
+    "token": ("code", "code"),
+    "reference": ("target_id", "target_id"),
+    "date": ("low", "high"),
+    "number": ("value", "value"),
+    "quantity": ("value", "value"),
+    "uri": ("value", "value"),
+}
+
+
+class binary_text(FunctionElement[str]):
+    """Text compared by code point on every database (SQLite's default; PostgreSQL's
+    "C" collation), so sorting and paging agree between the two."""
+
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(binary_text)
+def _binary_text_default(element: binary_text, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(binary_text, "postgresql")
+def _binary_text_postgresql(element: binary_text, compiler: Any, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    name: str
+    descending: bool
+    expression: ColumnElement[Any]
+    is_text: bool
+
+
+def sort_keys(scope: Scope, value: str) -> list[SortKey]:
+    """The keys of ``_sort=a,-b``; raises Unsupported for a parameter that cannot sort."""
+    keys = []
+    for item in value.split(","):
+        item = item.strip()
+        descending = item.startswith("-")
+        code = item.lstrip("-")
+        if not code:
+            raise BadRequest(f"_sort has an empty key in {value!r}; write e.g. _sort=-date,name")
+        keys.append(_key(scope, code, descending))
+    return keys
+
+
+def _key(scope: Scope, code: str, descending: bool) -> SortKey:
+    table = scope.table
+    if code == "_id":
+        return SortKey(code, descending, binary_text(table.c.id), True)
+    if code == "_lastUpdated":
+        return SortKey(code, descending, table.c.last_updated, False)
+    definition = common_definition(scope, code)
+    columns = _SORT_COLUMNS.get(definition.type)
+    if columns is None:
+        raise Unsupported(f"results cannot be sorted by the {definition.type} parameter "
+                          f"'{code}'")
+    index = INDEX_TABLES[definition.type].alias()
+    column = index.c[columns[1] if descending else columns[0]]
+    is_text = definition.type in ("string", "token", "reference", "uri")
+    value: ColumnElement[Any] = binary_text(column) if is_text else column
+    aggregate = func.max(value) if descending else func.min(value)
+    expression = select(aggregate).where(
+        index.c.resource_pk == table.c.pk, index.c.param == code).scalar_subquery()
+    return SortKey(code, descending, expression, is_text)
+
+
+def ordered_page(base_conditions: list[ColumnElement[bool]], keys: list[SortKey],
+                 cursor: list[Any] | None) -> Any:
+    """The query for one page: resource keys and sort values, in order, after ``cursor``."""
+    if not keys:
+        query = select(resource.c.pk).where(*base_conditions)
+        if cursor is not None:
+            query = query.where(resource.c.pk > cursor[-1])
+        return query.order_by(resource.c.pk)
+    inner = select(resource.c.pk, *[k.expression.label(f"k{i}") for i, k in enumerate(keys)]
+                   ).where(*base_conditions).subquery("matches")
+    columns: list[ColumnElement[Any]] = [inner.c[f"k{i}"] for i in range(len(keys))]
+    query = select(inner.c.pk, *columns)
+    if cursor is not None:
+        query = query.where(_after(inner, keys, columns, cursor))
+    order = []
+    for key, column in zip(keys, columns, strict=True):
+        expression = binary_text(column) if key.is_text else column
+        order.append((expression.desc() if key.descending else expression.asc()).nulls_last())
+    return query.order_by(*order, inner.c.pk)
+
+
+def _after(inner: FromClause, keys: list[SortKey], columns: list[ColumnElement[Any]],
+           cursor: list[Any]) -> ColumnElement[bool]:
+    """Rows that sort after the cursor: a lexicographic comparison, key by key."""
+    result: ColumnElement[bool] = inner.c.pk > cursor[-1]
+    for key, column, last in reversed(list(zip(keys, columns, cursor, strict=False))):
+        value = binary_text(column) if key.is_text else column
+        if last is None:
+            # Missing values come last: only other missing ones can follow.
+            result = and_(column.is_(None), result)
+            continue
+        beyond = value < last if key.descending else value > last
+        result = or_(beyond, column.is_(None), and_(value == last, result))
+    return result
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, keys: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = orjson.loads(base64.urlsafe_b64decode(padded))
+    except (binascii.Error, ValueError):
+        values = None
+    if (not isinstance(values, list) or len(values) != keys + 1
+            or not isinstance(values[-1], int)):
+        raise BadRequest(f"The paging cursor {cursor!r} is not one mor issued for this "
+                         "search; follow the 'next' link of the previous page instead of "
+                         "editing it")
+    return values
+
+
+__all__ = ["SortKey", "decode_cursor", "encode_cursor", "ordered_page", "sort_keys"]
