@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
+
+from tests.api.searching import ids as _search_ids
+from tests.api.searching import put as _put
 
 CID = "https://bora.dopa.go.th/citizen-id"
 
 
 async def _ids(client: httpx.AsyncClient, path: str, **params: str) -> set[str]:
-    response = await client.get(path, params=params, headers={"Prefer": "handling=strict"})
-    assert response.status_code == 200, response.text
-    return {e["resource"]["id"] for e in response.json().get("entry", [])
-            if e["search"]["mode"] == "match"}
-
-
-async def _put(client: httpx.AsyncClient, resource: dict[str, Any]) -> None:
-    response = await client.put(f"/{resource['resourceType']}/{resource['id']}", json=resource)
-    assert response.status_code in (200, 201), response.text
+    return await _search_ids(client, path, params)
 
 
 async def _city(client: httpx.AsyncClient) -> None:

@@ -1,0 +1,139 @@
+"""Dates, numbers, quantities and composites, from the rules and examples of the R4
+search page (http://hl7.org/fhir/R4/search.html#prefix)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.api.searching import LOINC, UCUM, coding, ids, put
+
+
+def _observation(id_: str, **fields: Any) -> dict[str, Any]:
+    return {"resourceType": "Observation", "id": id_, "status": "final",
+            "code": coding(LOINC, "8310-5"), **fields}
+
+
+async def _dated(client: httpx.AsyncClient) -> None:
+    await put(client,
+              _observation("instant", effectiveDateTime="2013-01-14T10:00:00Z"),
+              _observation("day", effectiveDateTime="2013-01-14"),
+              _observation("month", effectiveDateTime="2013-01"),
+              _observation("later", effectiveDateTime="2013-01-15T00:00:00Z"),
+              _observation("period", effectivePeriod={"start": "2013-01-10",
+                                                      "end": "2013-01-20"}),
+              _observation("ongoing", effectivePeriod={"start": "2013-01-10"}))
+
+
+async def test_eq_means_the_search_range_contains_the_value(client: httpx.AsyncClient) -> None:
+    await _dated(client)
+    assert await ids(client, "/Observation", {"date": "2013-01-14"}) == {"instant", "day"}
+    # The month contains all but the period still going on.
+    assert await ids(client, "/Observation", {"date": "2013-01"}) == {
+        "instant", "day", "month", "later", "period"}
+    assert await ids(client, "/Observation", {"date": "2013-01-14T10:00:00Z"}) == {"instant"}
+    # Time zones: 17:00 in Bangkok is 10:00 UTC.
+    assert await ids(client, "/Observation", {"date": "2013-01-14T17:00:00+07:00"}) == {
+        "instant"}
+
+
+async def test_gt_lt_ge_le_compare_the_ranges_above_and_below(
+    client: httpx.AsyncClient,
+) -> None:
+    await _dated(client)
+    # gt: the value's range reaches above the search range.
+    assert await ids(client, "/Observation", {"date": "gt2013-01-14"}) == {
+        "later", "period", "ongoing", "month"}
+    assert await ids(client, "/Observation", {"date": "lt2013-01-14"}) == {
+        "period", "ongoing", "month"}
+    assert await ids(client, "/Observation", {"date": "ge2013-01-15"}) == {
+        "later", "period", "ongoing", "month"}
+    # Periods starting at midnight of the 10th neither reach below it nor fit in it.
+    assert await ids(client, "/Observation", {"date": "le2013-01-10"}) == {"month"}
+
+
+async def test_sa_eb_ne_and_an_open_period(client: httpx.AsyncClient) -> None:
+    await _dated(client)
+    assert await ids(client, "/Observation", {"date": "sa2013-01-14"}) == {"later"}
+    assert await ids(client, "/Observation", {"date": "eb2013-01-15"}) == {"instant", "day"}
+    assert await ids(client, "/Observation", {"date": "ne2013-01-14"}) == {
+        "month", "later", "period", "ongoing"}
+    # A period without an end is still going on: it overlaps any later date.
+    assert await ids(client, "/Observation", {"date": "gt2030"}) == {"ongoing"}
+
+
+async def test_two_dates_make_a_range(client: httpx.AsyncClient) -> None:
+    await _dated(client)
+    found = await ids(client, "/Observation", [("date", "ge2013-01-14"), ("date", "le2013-01-14")])
+    assert found == {"instant", "day", "period", "ongoing", "month"}
+
+
+async def test_ap_is_approximately(client: httpx.AsyncClient) -> None:
+    await _dated(client)
+    assert "later" in await ids(client, "/Observation", {"date": "ap2013-01-14"})
+    assert await ids(client, "/Observation", {"date": "ap2012-06-01"}) == set()
+
+
+async def test_number_precision_and_prefixes(client: httpx.AsyncClient) -> None:
+    await put(client, *[{"resourceType": "RiskAssessment", "id": name, "status": "final",
+                         "subject": {"reference": "Patient/p"},
+                         "prediction": [{"probabilityDecimal": value}]}
+                        for name, value in (("low", 0.0094), ("edge", 0.0104), ("high", 0.8))])
+    # 0.01 stands for [0.005, 0.015): both small values are "0.01" at that precision.
+    assert await ids(client, "/RiskAssessment", {"probability": "0.01"}) == {"low", "edge"}
+    assert await ids(client, "/RiskAssessment", {"probability": "0.010"}) == {"edge"}
+    assert await ids(client, "/RiskAssessment", {"probability": "gt0.5"}) == {"high"}
+    assert await ids(client, "/RiskAssessment", {"probability": "le0.0104"}) == {"low", "edge"}
+
+
+async def test_quantity_with_and_without_units(client: httpx.AsyncClient) -> None:
+    glucose = {"value": 126, "unit": "mg/dL", "system": UCUM, "code": "mg/dL"}
+    await put(client,
+              _observation("fasting", code=coding(LOINC, "1558-6"), valueQuantity=glucose),
+              _observation("weight", code=coding(LOINC, "29463-7"),
+                           valueQuantity={"value": 72.5, "unit": "kg", "system": UCUM,
+                                          "code": "kg"}))
+    assert await ids(client, "/Observation", {"value-quantity": "126"}) == {"fasting"}
+    assert await ids(client, "/Observation", {"value-quantity": f"gt100|{UCUM}|mg/dL"}) == {
+        "fasting"}
+    assert await ids(client, "/Observation", {"value-quantity": f"gt100|{UCUM}|kg"}) == set()
+    assert await ids(client, "/Observation", {"value-quantity": "72.5||kg"}) == {"weight"}
+    assert await ids(client, "/Observation", {"value-quantity": "lt80"}) == {"weight"}
+
+
+def _blood_pressure(id_: str, systolic: float, diastolic: float) -> dict[str, Any]:
+    def component(code: str, value: float) -> dict[str, Any]:
+        return {"code": coding(LOINC, code),
+                "valueQuantity": {"value": value, "unit": "mmHg", "system": UCUM,
+                                  "code": "mm[Hg]"}}
+    return _observation(id_, code=coding(LOINC, "85354-9"),
+                        component=[component("8480-6", systolic),
+                                   component("8462-4", diastolic)])
+
+
+async def test_composite_matches_within_one_component(client: httpx.AsyncClient) -> None:
+    # "high" has a high systolic; "crossed" has a high number, but in its diastolic.
+    await put(client, _blood_pressure("high", 182, 95), _blood_pressure("crossed", 120, 150),
+              _observation("glucose", code=coding(LOINC, "1558-6"),
+                           valueQuantity={"value": 182, "system": UCUM, "code": "mg/dL"}))
+    systolic_high = f"{LOINC}|8480-6$gt140"
+    assert await ids(client, "/Observation",
+                     {"component-code-value-quantity": systolic_high}) == {"high"}
+    assert await ids(client, "/Observation",
+                     {"combo-code-value-quantity": systolic_high}) == {"high"}
+    # combo- also looks at the observation's own code and value.
+    assert await ids(client, "/Observation",
+                     {"combo-code-value-quantity": f"{LOINC}|1558-6$182"}) == {"glucose"}
+    assert await ids(client, "/Observation",
+                     {"code-value-quantity": f"{LOINC}|1558-6$gt200"}) == set()
+    either = f"{LOINC}|8462-4$gt140,{LOINC}|8480-6$gt180"
+    assert await ids(client, "/Observation",
+                     {"component-code-value-quantity": either}) == {"high", "crossed"}
+
+
+async def test_composite_needs_every_component(client: httpx.AsyncClient) -> None:
+    response = await client.get("/Observation",
+                                params={"component-code-value-quantity": "8480-6"})
+    assert response.status_code == 400
+    assert "joined by '$'" in response.text
