@@ -61,7 +61,9 @@ def _without_meta(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.slow
-async def test_every_official_example_round_trips(client: httpx.AsyncClient) -> None:
+async def test_every_official_example_round_trips_and_is_found_by_search(
+    client: httpx.AsyncClient,
+) -> None:
     files = _example_files()
     assert len(files) > 5000
     refused: dict[str, str] = {}
@@ -97,6 +99,94 @@ async def test_every_official_example_round_trips(client: httpx.AsyncClient) -> 
     assert set(refused) == set(KNOWN_REJECTIONS), refused
     for name, words in KNOWN_REJECTIONS.items():
         assert words in refused[name], (name, refused[name])
+    await _search_battery(client)
+
+
+# -- searches over the loaded examples ------------------------------------------------------
+
+BATTERY_TYPES = ("Patient", "Observation", "Condition", "Encounter", "Procedure",
+                 "MedicationRequest", "AllergyIntolerance", "Immunization",
+                 "DiagnosticReport", "Practitioner", "Organization")
+
+
+async def _all_of_type(client: httpx.AsyncClient, resource_type: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    url: str | None = f"/{resource_type}?_count=500"
+    while url is not None:
+        bundle = (await client.get(url)).json()
+        found += [entry["resource"] for entry in bundle.get("entry", [])]
+        url = next((link["url"] for link in bundle["link"] if link["relation"] == "next"),
+                   None)
+    return found
+
+
+def _local_reference(reference: Any) -> str | None:
+    """Type/id of a literal reference, absolute or relative, without its version."""
+    if not isinstance(reference, dict) or not isinstance(reference.get("reference"), str):
+        return None
+    text = reference["reference"].split("/_history/")[0]
+    parts = text.split("/")
+    if len(parts) < 2 or text.startswith(("#", "urn:")):
+        return None
+    return "/".join(parts[-2:])
+
+
+def _codings(concept: Any) -> set[tuple[str, str]]:
+    if not isinstance(concept, dict):
+        return set()
+    return {(c["system"], c["code"]) for c in concept.get("coding", [])
+            if isinstance(c, dict) and c.get("system") and c.get("code")}
+
+
+async def _search_ids(client: httpx.AsyncClient, path: str, params: dict[str, str]) -> set[str]:
+    params = {**params, "_count": "1000"}
+    response = await client.get(path, params=params, headers={"Prefer": "handling=strict"})
+    assert response.status_code == 200, (path, params, response.text)
+    return {e["resource"]["id"] for e in response.json().get("entry", [])
+            if e["search"]["mode"] == "match"}
+
+
+async def _search_battery(client: httpx.AsyncClient) -> None:
+    """Each search's expected result is worked out from the examples' own content."""
+    checked = 0
+    for resource_type in BATTERY_TYPES:
+        resources = await _all_of_type(client, resource_type)
+        assert resources, resource_type
+        expectations: dict[tuple[str, str], set[str]] = {}
+        for resource in resources:
+            if isinstance(resource.get("status"), str):
+                expectations.setdefault(("status", resource["status"]), set()).add(
+                    resource["id"])
+            subject = _local_reference(resource.get("subject"))
+            if subject is not None:
+                expectations.setdefault(("subject", subject), set()).add(resource["id"])
+            for system, code in _codings(resource.get("code")):
+                expectations.setdefault(("code", f"{system}|{code}"), set()).add(
+                    resource["id"])
+            if resource_type == "Patient":
+                expectations.setdefault(("gender", str(resource.get("gender"))), set())
+                if "gender" in resource:
+                    expectations[("gender", resource["gender"])].add(resource["id"])
+        for (name, value), expected in sorted(expectations.items()):
+            if name == "code" and resource_type in ("Practitioner", "Organization"):
+                continue
+            found = await _search_ids(client, f"/{resource_type}", {name: value})
+            assert found == expected, (resource_type, name, value)
+            checked += 1
+    families = {name["family"].lower()[:3]
+                for patient in await _all_of_type(client, "Patient")
+                for name in patient.get("name", [])
+                if isinstance(name.get("family"), str) and name["family"].isascii()}
+    patients = await _all_of_type(client, "Patient")
+    for prefix in sorted(families):
+        expected = {p["id"] for p in patients
+                    if any(isinstance(n.get("family"), str)
+                           and n["family"].lower().startswith(prefix)
+                           for n in p.get("name", []))}
+        assert await _search_ids(client, "/Patient", {"family": prefix}) == expected, prefix
+        checked += 1
+    print(f"official examples: {checked} searches checked against the example data")
+    assert checked > 150
 
 
 def _diagnostics(response: httpx.Response) -> str:
