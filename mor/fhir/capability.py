@@ -8,6 +8,7 @@ from typing import Any
 import mor
 from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search import supported_parameters
+from mor.fhir.search.compartments import compartment_types
 
 _TYPE_INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance",
                       "history-type", "create", "search-type"]
@@ -21,6 +22,8 @@ def capability_statement(base_url: str) -> dict[str, Any]:
 def _build(base_url: str) -> dict[str, Any]:
     resources = []
     for resource_type in sorted(RESOURCE_TYPES):
+        parameters = supported_parameters(resource_type)
+        references = [p for p in parameters if p.type == "reference"]
         resources.append({
             "type": resource_type,
             "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
@@ -32,11 +35,17 @@ def _build(base_url: str) -> dict[str, Any]:
             "conditionalRead": "not-supported",
             "conditionalUpdate": True,
             "conditionalDelete": "single",
+            "searchInclude": ["*", *[f"{resource_type}:{p.code}" for p in references]],
+            "searchRevInclude": ["*"],
             "searchParam": [
                 {"name": p.code, "definition": p.url, "type": p.type}
-                for p in supported_parameters(resource_type)
+                for p in parameters
             ],
         })
+        if resource_type == "Patient":
+            resources[-1]["operation"] = [{
+                "name": "everything",
+                "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -51,6 +60,10 @@ def _build(base_url: str) -> dict[str, Any]:
             "mode": "server",
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"},
-                            {"code": "history-system"}],
+                            {"code": "history-system"}, {"code": "search-system"}],
+            "compartment": [f"http://hl7.org/fhir/CompartmentDefinition/{code.lower()}"
+                            if code != "RelatedPerson" else
+                            "http://hl7.org/fhir/CompartmentDefinition/relatedPerson"
+                            for code in compartment_types()],
         }],
     }
