@@ -68,6 +68,17 @@ def db_upgrade() -> None:
     console.print(f"Database schema is up to date ({_describe_database(settings)}).")
 
 
+@db_app.command("reindex")
+def db_reindex() -> None:
+    """Rebuild the search index of every resource (after an upgrade that indexes more)."""
+    from mor.services.reindexing import reindex_all
+
+    settings = _settings()
+    _upgrade(settings)
+    count = asyncio.run(reindex_all(settings, console=console))
+    console.print(f"Reindexed {count} resources.")
+
+
 @app.command("import")
 def import_files(
     paths: Annotated[list[Path], typer.Argument(help="FHIR JSON files: resources, Bundles or "

@@ -22,7 +22,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -330,6 +341,34 @@ class Transaction:
         await self.conn.execute(_INSERT_VERSION, _version_row(current.pk, stored))
         await self._delete_index(current.pk)
         return stored
+
+    async def count_current(self) -> int:
+        """How many resources exist (not deleted)."""
+        result = await self.conn.execute(
+            select(func.count()).select_from(resource).where(resource.c.deleted == false()))
+        return int(result.scalar_one())
+
+    async def reindex(self, after_pk: int, limit: int) -> tuple[int, int] | None:
+        """Rebuild the search index of up to ``limit`` current resources after ``after_pk``,
+        as the running version of mor indexes them (after an upgrade that indexes more);
+        returns the last key done and how many, or None when there were none."""
+        rows = (await self.conn.execute(
+            select(resource.c.pk, resource.c.resource_type, resource.c.content)
+            .where(resource.c.pk > after_pk, resource.c.deleted == false())
+            .order_by(resource.c.pk).limit(limit))).all()
+        if not rows:
+            return None
+        pks = [row[0] for row in rows]
+        for table in INDEX_TABLES.values():
+            await self.conn.execute(table.delete().where(table.c.resource_pk.in_(pks)))
+        index: dict[Table, list[dict[str, Any]]] = {}
+        for pk, resource_type, content in rows:
+            for row in index_rows(orjson.loads(content)):
+                index.setdefault(INDEX_TABLES[row.table], []).append(
+                    {"resource_pk": pk, "resource_type": resource_type, "param": row.param,
+                     "grp": row.group, **row.columns})
+        await insert_rows(self.conn, index)
+        return int(pks[-1]), len(pks)
 
     async def lock_criteria(self, resource_type: str, criteria: str) -> None:
         """Serialise conditional writes on the same criteria (PostgreSQL; SQLite already is)."""

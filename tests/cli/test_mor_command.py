@@ -114,3 +114,43 @@ def test_importing_the_same_file_twice_changes_nothing(tmp_path: Path) -> None:
     patient = _read(tmp_path, "Patient", "vte-1")
     assert patient is not None
     assert patient["meta"]["versionId"] == "1"  # type: ignore[index]
+
+
+def test_reindex_restores_search_index_rows(tmp_path: Path) -> None:
+    """A database written by an earlier version (here: index rows lost) is searchable again
+    after ``mor db reindex``."""
+    file = tmp_path / "patients.ndjson"
+    file.write_text("\n".join(json.dumps(_patient(n)) for n in range(3)) + "\n")
+    env = _env(tmp_path)
+    assert runner.invoke(app, ["import", str(file)], env=env).exit_code == 0
+    settings = Settings(database_url=env["MOR_DATABASE_URL"])
+
+    async def family_matches() -> int:
+        from mor.fhir.search import compile_search
+
+        engine = create_engine(settings)
+        try:
+            async with Store(engine).reading() as tx:
+                return len(await tx.find(compile_search("Patient", [("family", "ສີ")]).query,
+                                         limit=10))
+        finally:
+            await engine.dispose()
+
+    async def drop_index() -> None:
+        from mor.db.schema import INDEX_TABLES
+
+        engine = create_engine(settings)
+        try:
+            async with Store(engine).writing() as tx:
+                for table in INDEX_TABLES.values():
+                    await tx.conn.execute(table.delete())
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(family_matches()) == 3
+    asyncio.run(drop_index())
+    assert asyncio.run(family_matches()) == 0
+    result = runner.invoke(app, ["db", "reindex"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Reindexed 3 resources" in result.output
+    assert asyncio.run(family_matches()) == 3

