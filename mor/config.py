@@ -6,6 +6,7 @@
 | MOR_BASE_URL | public address, used in fullUrl and links | taken from each request |
 | MOR_MAX_BODY_BYTES | largest request body accepted | 16 MiB |
 | MOR_DB_POOL_SIZE | database connections per server process | 20 |
+| MOR_EXPORT_DIR | where bulk exports ($export) write their NDJSON files | ./mor-data/exports |
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Settings:
     base_url: str | None = None
     max_body_bytes: int = 16 * 1024 * 1024
     db_pool_size: int = 20
+    export_dir: Path = Path("mor-data/exports")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -36,6 +38,7 @@ class Settings:
             base_url=(env.get("MOR_BASE_URL") or "").rstrip("/") or None,
             max_body_bytes=_positive_int(env, "MOR_MAX_BODY_BYTES", 16 * 1024 * 1024),
             db_pool_size=_positive_int(env, "MOR_DB_POOL_SIZE", 20),
+            export_dir=Path(env.get("MOR_EXPORT_DIR") or "mor-data/exports"),
         )
 
     @property

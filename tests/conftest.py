@@ -63,8 +63,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, max_body_bytes=64 * 1024 * 1024)
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(database_url=database_url, max_body_bytes=64 * 1024 * 1024,
+                    export_dir=tmp_path_factory.mktemp("exports"))
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +118,8 @@ def backend(database_url: str) -> str:
 def live_server(settings: Settings) -> Iterator[str]:
     """mor running in a real uvicorn process on this database; yields its FHIR base URL."""
     port = _free_port()
-    env = {**os.environ, "MOR_DATABASE_URL": settings.database_url}
+    env = {**os.environ, "MOR_DATABASE_URL": settings.database_url,
+           "MOR_EXPORT_DIR": str(settings.export_dir)}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "mor.api.app:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +17,7 @@ from mor.api.http_fhir import FhirEndpoint
 from mor.config import Settings
 from mor.db.engine import create_engine
 from mor.fhir.store import Store
+from mor.services.bulk_export import BulkExport
 
 _FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -23,13 +26,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     engine = create_engine(settings)
     store = Store(engine)
+    export = BulkExport(store, settings.export_dir)
     fhir = FhirEndpoint(store, max_body_bytes=settings.max_body_bytes,
-                        base_url=settings.base_url and settings.base_url + "/fhir")
+                        base_url=settings.base_url and settings.base_url + "/fhir",
+                        export=export)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        yield
-        await engine.dispose()
+        worker = asyncio.create_task(export.run_forever(), name="bulk-export")
+        try:
+            yield
+        finally:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+            await engine.dispose()
 
     async def home(request: Request) -> Response:
         return JSONResponse({

@@ -16,6 +16,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mor.api import http_bulk_export
+from mor.api.http_bulk_export import is_export_path
 from mor.fhir.errors import (
     BadRequest,
     FhirError,
@@ -28,6 +30,7 @@ from mor.fhir.interactions import dispatch
 from mor.fhir.outcome import operation_outcome, outcome_for_error
 from mor.fhir.requests import PREFER_RETURN, FhirRequest, FhirResponse
 from mor.fhir.store import Store
+from mor.services.bulk_export import BulkExport
 
 log = logging.getLogger("mor.api")
 
@@ -41,8 +44,10 @@ _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class FhirEndpoint:
     """The ASGI handler mounted at the FHIR base."""
 
-    def __init__(self, store: Store, *, max_body_bytes: int, base_url: str | None) -> None:
+    def __init__(self, store: Store, *, max_body_bytes: int, base_url: str | None,
+                 export: BulkExport | None = None) -> None:
         self.store = store
+        self.export = export
         self.max_body_bytes = max_body_bytes
         self.base_url = base_url
 
@@ -51,6 +56,10 @@ class FhirEndpoint:
         try:
             _check_acceptable(request)
             fhir_request = await self._fhir_request(request)
+            if self.export is not None and is_export_path(fhir_request.path):
+                return await http_bulk_export.answer(
+                    self.export, fhir_request, request.headers.get("prefer", ""),
+                    str(request.url))
             fhir_response = await dispatch(self.store, fhir_request)
             return _render(fhir_response, fhir_request, pretty=pretty)
         except FhirError as error:
@@ -109,6 +118,8 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 def _parse_body(request: Request, method: str, path: str, raw: bytes) -> Any:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if method == "POST" and path.rsplit("/", 1)[-1].startswith("$") and not raw.strip():
+        return None  # an operation called by POST without parameters
     if method == "POST" and path.rstrip("/").endswith("_search"):
         if content_type != "application/x-www-form-urlencoded":
             raise UnsupportedMediaType(

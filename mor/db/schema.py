@@ -147,6 +147,29 @@ idx_uri = _index_table(
 )
 Index("ix_idx_uri_lookup", idx_uri.c.resource_type, idx_uri.c.param, idx_uri.c.value)
 
+export_job = Table(
+    "export_job",
+    metadata,
+    # A bulk data export (FHIR Bulk Data Access $export), from kick-off to deletion.
+    Column("id", String(64), primary_key=True),
+    # accepted -> in-progress -> completed | failed; cancelled by DELETE.
+    Column("status", String(16), nullable=False),
+    Column("level", String(16), nullable=False),  # system, patient or group
+    Column("group_id", String(64), nullable=True),
+    Column("types", Text, nullable=True),  # JSON list; NULL for every type
+    Column("since", BigInteger, nullable=True),
+    # Resources changed after this instant are left to the next export.
+    Column("transaction_time", BigInteger, nullable=False),
+    Column("request_url", Text, nullable=False),
+    Column("base_url", Text, nullable=False),
+    Column("output", Text, nullable=True),  # JSON list of {type, url, count}
+    Column("error", Text, nullable=True),
+    Column("progress", Text, nullable=True),
+    # Set by the worker running the job while it works; a stale one is taken over.
+    Column("heartbeat", BigInteger, nullable=True),
+)
+Index("ix_export_job_status", export_job.c.status)
+
 INDEX_TABLES: dict[str, Table] = {
     "string": idx_string,
     "token": idx_token,

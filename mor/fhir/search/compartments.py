@@ -9,13 +9,13 @@ compartment when one of the listed reference parameters of its type points at
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 
 import orjson
-from sqlalchemy import ColumnElement, and_, exists, false, or_
+from sqlalchemy import ColumnElement, and_, exists, false, or_, true
 
 from mor.db.schema import idx_reference
 from mor.fhir.errors import BadRequest
@@ -45,8 +45,11 @@ def members(compartment: str) -> Mapping[str, tuple[str, ...]]:
     return found
 
 
-def in_compartment(scope: Scope, compartment: str, owner_id: str) -> ColumnElement[bool]:
-    """Resources of ``scope`` in the compartment of ``compartment/owner_id``."""
+def in_compartment(scope: Scope, compartment: str,
+                   owner: str | Sequence[str] | None) -> ColumnElement[bool]:
+    """Resources of ``scope`` in the compartment of ``compartment/owner`` (several owners'
+    when given a list, anyone's when None)."""
+    owners = [owner] if isinstance(owner, str) else owner
     linked = members(compartment)
     types = [t for t in scope.types if t in linked] if not scope.any_type else list(linked)
     ref = idx_reference.alias()
@@ -56,8 +59,9 @@ def in_compartment(scope: Scope, compartment: str, owner_id: str) -> ColumnEleme
                         for t in types])
         clauses.append(exists().where(
             ref.c.resource_pk == scope.table.c.pk, by_type,
-            ref.c.target_type == compartment, ref.c.target_id == owner_id))
+            ref.c.target_type == compartment,
+            true() if owners is None else ref.c.target_id.in_(owners)))
     if scope.any_type or compartment in scope.types:
         clauses.append(and_(scope.table.c.resource_type == compartment,
-                            scope.table.c.id == owner_id))
+                            true() if owners is None else scope.table.c.id.in_(owners)))
     return or_(*clauses) if clauses else false()
