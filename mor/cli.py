@@ -83,9 +83,12 @@ def db_reindex() -> None:
 def import_files(
     paths: Annotated[list[Path], typer.Argument(help="FHIR JSON files: resources, Bundles or "
                                                      "NDJSON (one resource per line).")],
+    restart: Annotated[bool, typer.Option(
+        help="Start NDJSON files from the beginning even if an earlier import of them was "
+             "interrupted (by default it resumes where it stopped).")] = False,
 ) -> None:
     """Load FHIR resources from files, with a progress bar and a summary."""
-    from mor.services.importing import import_paths
+    from mor.services.importing import Checkpoints, import_paths
 
     settings = _settings()
     missing = [str(p) for p in paths if not p.exists()]
@@ -93,7 +96,14 @@ def import_files(
         console.print(f"[red]No such file:[/red] {', '.join(missing)}")
         raise typer.Exit(2)
     _upgrade(settings)
-    report = asyncio.run(import_paths(settings, paths, console=console))
+    checkpoints = Checkpoints(settings.export_dir.parent / "import-checkpoints")
+    if restart:
+        for path in paths:
+            checkpoints.done(path)
+    report = asyncio.run(import_paths(settings, paths, console=console,
+                                      checkpoints=checkpoints))
+    for name, offset in report.resumed.items():
+        console.print(f"Resumed {name} at byte {offset:,}, where an earlier import stopped.")
     table = Table(title="Imported")
     table.add_column("resource type")
     table.add_column("loaded", justify="right")

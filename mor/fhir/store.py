@@ -342,6 +342,19 @@ class Transaction:
         await self._delete_index(current.pk)
         return stored
 
+    async def existing(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of these (type, id) pairs are stored, current or deleted."""
+        found: set[tuple[str, str]] = set()
+        by_type: dict[str, list[str]] = {}
+        for resource_type, resource_id in keys:
+            by_type.setdefault(resource_type, []).append(resource_id)
+        for resource_type, ids in by_type.items():
+            rows = await self.conn.execute(
+                select(resource.c.id).where(resource.c.resource_type == resource_type,
+                                            resource.c.id.in_(ids)))
+            found.update((resource_type, row[0]) for row in rows)
+        return found
+
     async def count_current(self) -> int:
         """How many resources exist (not deleted)."""
         result = await self.conn.execute(

@@ -11,8 +11,9 @@ neighbours and without a commit per resource.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from mor.db.engine import create_engine
 from mor.fhir.errors import FhirError
 from mor.fhir.interactions import dispatch
 from mor.fhir.requests import FhirRequest
-from mor.fhir.store import Store
+from mor.fhir.store import NewResource, Store, prepare_new
 
 CHUNK_SIZE = 500
 
@@ -41,6 +42,8 @@ class Rejection:
 class ImportReport:
     loaded: Counter[str] = field(default_factory=Counter)
     rejected: list[Rejection] = field(default_factory=list)
+    # NDJSON files resumed from a checkpoint, and the byte offset they resumed at.
+    resumed: dict[str, int] = field(default_factory=dict)
 
     @property
     def total_loaded(self) -> int:
@@ -51,10 +54,53 @@ class ImportReport:
 class _Item:
     where: str
     resource: Any
+    # For NDJSON: the byte offset just after this line, where a resumed import starts.
+    offset: int | None = None
+
+
+class Checkpoints:
+    """How far each NDJSON file got, so an interrupted import resumes where it stopped.
+
+    A checkpoint is kept per file (by absolute path, size and modification time: a
+    changed file starts over) and removed when the file is done.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _file(self, path: Path) -> Path:
+        key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+        return self.directory / f"{key}.json"
+
+    @staticmethod
+    def _identity(path: Path) -> list[int]:
+        stat = path.stat()
+        return [stat.st_size, stat.st_mtime_ns]
+
+    def start(self, path: Path) -> int:
+        try:
+            saved = orjson.loads(self._file(path).read_bytes())
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return 0
+        if saved.get("identity") != self._identity(path):
+            return 0
+        return int(saved["offset"])
+
+    def save(self, path: Path, offset: int) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        file = self._file(path)
+        temporary = file.with_suffix(".tmp")
+        temporary.write_bytes(orjson.dumps({"path": str(path.resolve()), "offset": offset,
+                                            "identity": self._identity(path)}))
+        temporary.replace(file)  # atomic: a crash leaves the old checkpoint or the new
+
+    def done(self, path: Path) -> None:
+        self._file(path).unlink(missing_ok=True)
 
 
 async def import_paths(
-    settings: Settings, paths: list[Path], *, console: Console | None = None
+    settings: Settings, paths: list[Path], *, console: Console | None = None,
+    checkpoints: Checkpoints | None = None,
 ) -> ImportReport:
     engine = create_engine(settings)
     try:
@@ -68,14 +114,33 @@ async def import_paths(
             task = progress.add_task("Importing", total=total_bytes)
             for path in paths:
                 progress.update(task, description=f"Importing {path.name}")
-                await import_items(store, _items(path, report), report)
-                progress.advance(task, path.stat().st_size)
+                start = checkpoints.start(path) if checkpoints and _is_ndjson(path) else 0
+                if start:
+                    report.resumed[str(path)] = start
+                    progress.advance(task, start)
+                position = start
+
+                def committed(offset: int | None, path: Path = path) -> None:
+                    nonlocal position
+                    if offset is None:
+                        return
+                    progress.advance(task, offset - position)
+                    position = offset
+                    if checkpoints is not None:
+                        checkpoints.save(path, offset)
+
+                await import_items(store, _items(path, report, start), report, committed)
+                progress.advance(task, path.stat().st_size - position)
+                if checkpoints is not None:
+                    checkpoints.done(path)
         return report
     finally:
         await engine.dispose()
 
 
-async def import_items(store: Store, items: Iterator[_Item], report: ImportReport) -> None:
+async def import_items(store: Store, items: Iterator[_Item], report: ImportReport,
+                       committed: Callable[[int | None], None] = lambda _: None) -> None:
+    """Write the items in chunks; ``committed`` learns the offset each commit reached."""
     chunk: list[_Item] = []
     for item in items:
         resource = item.resource
@@ -85,17 +150,64 @@ async def import_items(store: Store, items: Iterator[_Item], report: ImportRepor
             await _write_chunk(store, chunk, report)
             chunk = []
             await _import_bundle(store, item, report)
+            committed(item.offset)
             continue
         chunk.append(item)
         if len(chunk) >= CHUNK_SIZE:
             await _write_chunk(store, chunk, report)
+            committed(chunk[-1].offset)
             chunk = []
     await _write_chunk(store, chunk, report)
+    if chunk:
+        committed(chunk[-1].offset)
 
 
 async def _write_chunk(store: Store, chunk: list[_Item], report: ImportReport) -> None:
+    """New resources go in with one statement per table for the whole chunk; resources
+    that already exist are updated one by one (unchanged ones make no new version)."""
     if not chunk:
         return
+    prepared: list[tuple[_Item, NewResource]] = []
+    rejected: list[Rejection] = []
+    for item in chunk:
+        resource = item.resource
+        if not isinstance(resource, dict):
+            rejected.append(Rejection(item.where, "not a JSON object"))
+            continue
+        resource_id = resource.get("id")
+        try:
+            prepared.append((item, prepare_new(
+                resource, resource_id if isinstance(resource_id, str) and resource_id else None)))
+        except FhirError as error:
+            rejected.append(Rejection(item.where, error.diagnostics))
+    try:
+        async with store.writing() as tx:
+            keys = [(new.stored.resource_type, new.stored.id) for _, new in prepared]
+            stored = await tx.existing(keys)
+            fresh: list[NewResource] = []
+            later: list[_Item] = []
+            for (item, new), key in zip(prepared, keys, strict=True):
+                if key in stored:
+                    later.append(item)
+                else:
+                    stored.add(key)  # the same id again in this chunk is an update
+                    fresh.append(new)
+            await tx.insert_new(fresh)
+            loaded: Counter[str] = Counter(new.stored.resource_type for new in fresh)
+            for item in later:
+                resource_type = str(item.resource["resourceType"])
+                await tx.update(resource_type, str(item.resource["id"]), item.resource)
+                loaded[resource_type] += 1
+    except FhirError:
+        # Someone else wrote one of these ids meanwhile: go one by one, so each
+        # resource succeeds or is rejected on its own.
+        await _write_one_by_one(store, chunk, report)
+        return
+    report.loaded.update(loaded)
+    report.rejected.extend(rejected)
+
+
+async def _write_one_by_one(store: Store, chunk: list[_Item], report: ImportReport) -> None:
     async with store.writing() as tx:
         for item in chunk:
             resource = item.resource
@@ -138,15 +250,24 @@ async def _import_bundle(store: Store, item: _Item, report: ImportReport) -> Non
             report.rejected.append(Rejection(f"{item.where} entry {index}", reason or status))
 
 
-def _items(path: Path, report: ImportReport) -> Iterator[_Item]:
-    if path.suffix in (".ndjson", ".jsonl"):
+def _is_ndjson(path: Path) -> bool:
+    return path.suffix in (".ndjson", ".jsonl")
+
+
+def _items(path: Path, report: ImportReport, start: int = 0) -> Iterator[_Item]:
+    if _is_ndjson(path):
         with path.open("rb") as lines:
-            for number, line in enumerate(lines, start=1):
+            # Line numbers in rejections stay true when resuming mid-file.
+            number = lines.read(start).count(b"\n") if start else 0
+            offset = start
+            for line in lines:
+                number += 1
+                offset += len(line)
                 if not line.strip():
                     continue
                 where = f"{path}:{number}"
                 try:
-                    yield _Item(where, orjson.loads(line))
+                    yield _Item(where, orjson.loads(line), offset)
                 except orjson.JSONDecodeError as error:
                     report.rejected.append(Rejection(where, f"not valid JSON: {error}"))
         return

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from mor.cli import app
@@ -154,3 +155,48 @@ def test_reindex_restores_search_index_rows(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Reindexed 3 resources" in result.output
     assert asyncio.run(family_matches()) == 3
+
+
+def test_an_interrupted_import_resumes_without_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mor.services import importing
+
+    # No ids: importing a line twice would make two patients.
+    file = tmp_path / "no-ids.ndjson"
+    file.write_text("".join(json.dumps({"resourceType": "Patient", "gender": "female",
+                                        "name": [{"family": f"Kham {n}"}]}) + "\n"
+                            for n in range(1200)))
+    env = {**_env(tmp_path), "MOR_EXPORT_DIR": str(tmp_path / "state" / "exports")}
+    original = importing._write_chunk
+    calls = 0
+
+    async def failing_second_chunk(*args: object) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt  # the operator pressed Ctrl-C during the second chunk
+        await original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importing, "_write_chunk", failing_second_chunk)
+    assert runner.invoke(app, ["import", str(file)], env=env).exit_code != 0
+    monkeypatch.setattr(importing, "_write_chunk", original)
+    result = runner.invoke(app, ["import", str(file)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Resumed" in result.output
+    assert "Loaded 700" in result.output
+    assert _count_resources(tmp_path) == 1200
+    # Done: a third run starts over (and, with no ids, adds everything again).
+    again = runner.invoke(app, ["import", str(file)], env=env)
+    assert "Resumed" not in again.output and "Loaded 1200" in again.output
+
+
+def _count_resources(tmp_path: Path) -> int:
+    async def count() -> int:
+        engine = create_engine(Settings(database_url=_env(tmp_path)["MOR_DATABASE_URL"]))
+        try:
+            async with Store(engine).reading() as tx:
+                return await tx.count_current()
+        finally:
+            await engine.dispose()
+    return asyncio.run(count())
