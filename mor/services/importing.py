@@ -21,9 +21,11 @@ from typing import Any
 import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mor.config import Settings
 from mor.db.engine import create_engine
+from mor.db.schema import INDEX_TABLES, resource
 from mor.fhir.errors import FhirError
 from mor.fhir.interactions import dispatch
 from mor.fhir.requests import FhirRequest
@@ -133,9 +135,21 @@ async def import_paths(
                 progress.advance(task, path.stat().st_size - position)
                 if checkpoints is not None:
                     checkpoints.done(path)
+        await _refresh_statistics(engine)
         return report
     finally:
         await engine.dispose()
+
+
+async def _refresh_statistics(engine: AsyncEngine) -> None:
+    """After a bulk load PostgreSQL's planner still believes the tables are small and picks
+    nested loops many times slower; autovacuum would fix that only minutes later."""
+    if engine.dialect.name != "postgresql":
+        return
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in (resource, *INDEX_TABLES.values()):
+            await conn.exec_driver_sql(f"ANALYZE {table.name}")
 
 
 async def import_items(store: Store, items: Iterator[_Item], report: ImportReport,
