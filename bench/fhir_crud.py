@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -216,9 +217,12 @@ async def _admin(url: str, statement: str) -> None:
 def _server(database_url: str, workers: int) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "MOR_DATABASE_URL": database_url}
+    # Its own process group, so that a server stuck in a slow request can be killed with
+    # all its workers.
     process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "mor"), "serve", "--port", str(port),
-         "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL)
+         "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL,
+        start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -234,7 +238,12 @@ def _server(database_url: str, workers: int) -> Iterator[str]:
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # uvicorn waits for requests in flight, and a search can run for minutes.
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def _seed(url: str) -> None:
