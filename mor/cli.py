@@ -96,7 +96,8 @@ def import_files(
         console.print(f"[red]No such file:[/red] {', '.join(missing)}")
         raise typer.Exit(2)
     _upgrade(settings)
-    checkpoints = Checkpoints(settings.export_dir.parent / "import-checkpoints")
+    checkpoints = Checkpoints(settings.export_dir.parent / "import-checkpoints",
+                              settings.database_url)
     if restart:
         for path in paths:
             checkpoints.done(path)

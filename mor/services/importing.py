@@ -63,15 +63,17 @@ class _Item:
 class Checkpoints:
     """How far each NDJSON file got, so an interrupted import resumes where it stopped.
 
-    A checkpoint is kept per file (by absolute path, size and modification time: a
-    changed file starts over) and removed when the file is done.
+    A checkpoint is kept per database and file (by absolute path, size and modification
+    time: a changed file starts over) and removed when the file is done.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, database_url: str) -> None:
         self.directory = directory
+        # Part of the key: the same file imported into another database starts over.
+        self.database_url = database_url
 
     def _file(self, path: Path) -> Path:
-        key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+        key = hashlib.sha256(f"{self.database_url}\n{path.resolve()}".encode()).hexdigest()[:32]
         return self.directory / f"{key}.json"
 
     @staticmethod
@@ -156,6 +158,7 @@ async def import_items(store: Store, items: Iterator[_Item], report: ImportRepor
                        committed: Callable[[int | None], None] = lambda _: None) -> None:
     """Write the items in chunks; ``committed`` learns the offset each commit reached."""
     chunk: list[_Item] = []
+    chunks = 0
     for item in items:
         resource = item.resource
         if isinstance(resource, dict) and resource.get("resourceType") == "Bundle" and (
@@ -171,6 +174,11 @@ async def import_items(store: Store, items: Iterator[_Item], report: ImportRepor
             await _write_chunk(store, chunk, report)
             committed(chunk[-1].offset)
             chunk = []
+            chunks += 1
+            if chunks & (chunks - 1) == 0:
+                # After 1, 2, 4, 8 ... chunks: as the tables grow the planner must know it,
+                # or each chunk's lookup of existing ids becomes a full scan.
+                await _refresh_statistics(store.engine)
     await _write_chunk(store, chunk, report)
     if chunk:
         committed(chunk[-1].offset)

@@ -181,6 +181,10 @@ def test_an_interrupted_import_resumes_without_duplicates(
     monkeypatch.setattr(importing, "_write_chunk", failing_second_chunk)
     assert runner.invoke(app, ["import", str(file)], env=env).exit_code != 0
     monkeypatch.setattr(importing, "_write_chunk", original)
+    # The same file into another database is a new import, not a resumed one.
+    other = {**env, "MOR_DATABASE_URL": f"sqlite:///{tmp_path / 'other.db'}"}
+    fresh = runner.invoke(app, ["import", str(file)], env=other)
+    assert "Resumed" not in fresh.output and "Loaded 1200" in fresh.output
     result = runner.invoke(app, ["import", str(file)], env=env)
     assert result.exit_code == 0, result.output
     assert "Resumed" in result.output

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import orjson
-from sqlalchemy import ColumnElement, and_, exists, false, or_, true
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from mor.db.schema import idx_reference
 from mor.fhir.errors import BadRequest
@@ -57,10 +57,9 @@ def in_compartment(scope: Scope, compartment: str,
     if types:
         by_type = or_(*[and_(ref.c.resource_type == t, ref.c.param.in_(linked[t]))
                         for t in types])
-        clauses.append(exists().where(
-            ref.c.resource_pk == scope.table.c.pk, by_type,
-            ref.c.target_type == compartment,
-            true() if owners is None else ref.c.target_id.in_(owners)))
+        clauses.append(scope.table.c.pk.in_(select(ref.c.resource_pk).where(
+            by_type, ref.c.target_type == compartment,
+            true() if owners is None else ref.c.target_id.in_(owners))))
     if scope.any_type or compartment in scope.types:
         clauses.append(and_(scope.table.c.resource_type == compartment,
                             true() if owners is None else scope.table.c.id.in_(owners)))
