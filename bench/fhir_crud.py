@@ -190,19 +190,22 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _database(backend: str) -> Iterator[str]:
+def _database(backend: str, name: str | None = None, *, keep: bool = False) -> Iterator[str]:
+    """A fresh, empty database; ``keep`` leaves a PostgreSQL one behind (for EXPLAIN)."""
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="mor-bench-") as directory:
             yield f"sqlite:///{directory}/mor.db"
         return
     admin = os.environ.get("MOR_BENCH_POSTGRES_URL",
                            "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"mor_bench_{os.getpid()}"
+    name = name or f"mor_bench_{os.getpid()}"
+    asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))
     try:
         yield admin.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not keep:
+            asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _admin(url: str, statement: str) -> None:

@@ -21,7 +21,6 @@ is dropped and created there for each size, and left afterwards for EXPLAIN.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import calendar
 import os
 import random
@@ -33,8 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +41,7 @@ from urllib.parse import quote, unquote, urlencode
 
 import httpx
 import orjson
-from fhir_crud import RESULTS, ROOT, _admin, _commit, _machine, _server
+from fhir_crud import RESULTS, ROOT, _commit, _database, _machine, _server
 from synthea_data import dataset_counts, ensure_dataset, ndjson_files
 
 DATABASE = "mor_bench_search"
@@ -244,20 +242,6 @@ def queries(dataset: Path) -> list[Query]:
 # --- loading -------------------------------------------------------------------------------
 
 
-@contextmanager
-def _database(backend: str) -> Iterator[str]:
-    """A fresh, empty database for one size."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="mor-bench-search-") as directory:
-            yield f"sqlite:///{directory}/mor.db"
-        return
-    admin = os.environ.get("MOR_BENCH_POSTGRES_URL",
-                           "postgresql://postgres@127.0.0.1:5432/postgres")
-    asyncio.run(_admin(admin, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-    asyncio.run(_admin(admin, f'CREATE DATABASE "{DATABASE}"'))
-    yield admin.rsplit("/", 1)[0] + f"/{DATABASE}"
-
-
 def import_dataset(dataset: Path, database_url: str) -> Import:
     """Load the data set with ``mor import``, timed from the outside like an operator would."""
     # The database is new: a checkpoint left by an interrupted import of the same files
@@ -373,7 +357,7 @@ def run_size(backend: str, patients: int, workers: int, seconds: int,
              connections: int) -> Run:
     dataset = ensure_dataset(patients)
     mix = queries(dataset)
-    with _database(backend) as database_url:
+    with _database(backend, DATABASE, keep=True) as database_url:
         _say(f"{backend} {patients:,} patients: importing {sum(dataset_counts(dataset).values()):,}"
              " resources")
         stored = import_dataset(dataset, database_url)
