@@ -84,8 +84,11 @@ def import_files(
     paths: Annotated[list[Path], typer.Argument(help="FHIR JSON files: resources, Bundles or "
                                                      "NDJSON (one resource per line).")],
     restart: Annotated[bool, typer.Option(
-        help="Start NDJSON files from the beginning even if an earlier import of them was "
+        help="Start files from the beginning even if an earlier import of them was "
              "interrupted (by default it resumes where it stopped).")] = False,
+    workers: Annotated[int | None, typer.Option(
+        min=0, help="Processes that check and index resources while this one writes "
+                    "(default: one per processor for inputs over 20 MB; 0: none).")] = None,
 ) -> None:
     """Load FHIR resources from files, with a progress bar and a summary."""
     from mor.services.importing import Checkpoints, import_paths
@@ -102,9 +105,9 @@ def import_files(
         for path in paths:
             checkpoints.done(path)
     report = asyncio.run(import_paths(settings, paths, console=console,
-                                      checkpoints=checkpoints))
-    for name, offset in report.resumed.items():
-        console.print(f"Resumed {name} at byte {offset:,}, where an earlier import stopped.")
+                                      checkpoints=checkpoints, workers=workers))
+    for name, where in report.resumed.items():
+        console.print(f"Resumed {name} at {where}, where an earlier import stopped.")
     table = Table(title="Imported")
     table.add_column("resource type")
     table.add_column("loaded", justify="right")

@@ -639,6 +639,10 @@ class CompiledExpression:
     context_type: str
     result_types: frozenset[str]
     _run: _Eval
+    # The context value's JSON keys of which at least one must be present for the
+    # expression to find anything; None when that cannot be told from the expression.
+    # Indexing skips most of a resource's parameters by this test alone.
+    root_keys: frozenset[str] | None = None
 
     def __call__(self, value: Any, resource: Any = None) -> list[Node]:
         """Evaluate on ``value`` (of the context type); ``resource`` is ``%resource``,
@@ -667,4 +671,38 @@ def compile_expression(expression: str, context_type: str,
     ast = _Parser(expression).parse()
     compiler = _Compiler(expression, resource_type or context_type)
     run, types = compiler.compile(ast, frozenset({context_type}), True)
-    return CompiledExpression(expression, context_type, types, run)
+    return CompiledExpression(expression, context_type, types, run,
+                              _root_keys(ast, context_type, True))
+
+
+# Functions whose result is empty when their input is.
+_EMPTY_STAYS_EMPTY: Final = frozenset({"where", "as", "ofType", "first", "last", "resolve",
+                                       "extension"})
+
+
+def _root_keys(node: _Ast, context_type: str, at_start: bool) -> frozenset[str] | None:
+    """The keys of the context value an expression's first navigation reads (see
+    ``CompiledExpression.root_keys``); None for anything not plainly a path."""
+    kind = node[0]
+    if kind == "member":
+        if at_start and node[1][0].isupper() and is_known_type(node[1]):
+            return None  # the type filter itself reads no key
+        found = element(context_type, node[1])
+        return frozenset(key for key, _ in found) if found else None
+    if kind == "call" and node[1] == "extension":
+        return frozenset({"extension"})
+    if kind == "dot":
+        left, right = node[1], node[2]
+        if right[0] == "call" and right[1] not in _EMPTY_STAYS_EMPTY:
+            return None  # exists(), empty(), not() ... answer even for a missing element
+        if left[0] == "member" and at_start and left[1][0].isupper() \
+                and is_known_type(left[1]) and is_type(context_type, left[1]):
+            return _root_keys(right, context_type, False)
+        return _root_keys(left, context_type, at_start)
+    if kind == "index" or (kind == "typeop" and node[1] == "as"):
+        return _root_keys(node[1] if kind == "index" else node[2], context_type, at_start)
+    if kind == "binary" and node[1] == "|":
+        left_keys = _root_keys(node[2], context_type, at_start)
+        right_keys = _root_keys(node[3], context_type, at_start)
+        return None if left_keys is None or right_keys is None else left_keys | right_keys
+    return None

@@ -15,10 +15,10 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache
-from typing import Any, Final
+from functools import cache, lru_cache
+from typing import Any, Final, NamedTuple
 
+from mor.fhir import ucum
 from mor.fhir.fhirpath import (
     CompiledExpression,
     FhirPathError,
@@ -31,8 +31,10 @@ from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search_parameters import parameter_by_url, parameters_for
 
 
-@dataclass(frozen=True, slots=True)
-class IndexRow:
+class IndexRow(NamedTuple):
+    """One search-index row. A named tuple: a resource has dozens, and an import makes
+    (and sends between processes) tens of millions."""
+
     table: str  # a key of mor.db.schema.INDEX_TABLES
     # The search parameter code; "<code>:identifier" for a reference's identifier,
     # "<code>:of-type" for an identifier's type, "<code>$<n>" for a composite's nth part.
@@ -395,9 +397,14 @@ def _index_number(rows: _Rows, param: str, type_name: str, value: Any) -> None:
 
 def _quantity_row(rows: _Rows, param: str, value: Any, system: Any, code: Any,
                   unit: Any) -> None:
-    if _is_number(value):
-        rows.add("quantity", param, {"value": float(value), "system": _text(system),
-                                     "code": _text(code), "unit": _text(unit)})
+    if not _is_number(value):
+        return
+    system, code, number = _text(system), _text(code), float(value)
+    canonical = ucum.conversion(code) if code and system == ucum.SYSTEM else None
+    rows.add("quantity", param, {
+        "value": number, "system": system, "code": code, "unit": _text(unit),
+        "canonical_value": None if canonical is None else canonical(number),
+        "canonical_code": None if canonical is None else canonical.code})
 
 
 def _index_quantity(rows: _Rows, param: str, type_name: str, value: Any) -> None:
@@ -447,18 +454,39 @@ def text_words(text: str) -> list[str]:
     A word is a run of letters, marks and digits; Thai and Lao, written without spaces
     between words, come out as whole phrases, which a search matches from their start.
     """
-    words: list[str] = []
-    current: list[str] = []
-    for char in normalize_string(text) if len(text) <= NORMALIZED_MAX_LENGTH else \
-            _long_normalized(text):
-        if unicodedata.category(char)[0] in "LMN":
-            current.append(char)
-        elif current:
-            words.append("".join(current))
-            current = []
-    if current:
-        words.append("".join(current))
-    return list(dict.fromkeys(words))
+    if len(text) <= _CACHED_TEXT_LENGTH:
+        return list(_short_text_words(text))
+    return _words(_long_normalized(text))
+
+
+# Codings' display texts repeat across resources by the thousand: worth remembering.
+_CACHED_TEXT_LENGTH: Final = 200
+
+
+@lru_cache(maxsize=32768)
+def _short_text_words(text: str) -> tuple[str, ...]:
+    return tuple(_words(normalize_string(text)))
+
+
+def _words(normalized: str) -> list[str]:
+    return list(dict.fromkeys(_word_pattern().findall(normalized)))
+
+
+@cache
+def _word_pattern() -> re.Pattern[str]:
+    """Runs of Unicode letters, marks and digits. Python's ``\\w`` (less ``_``) has the
+    letters and digits but not the marks, among them the vowel and tone marks of Thai and
+    Lao; those of the Basic Multilingual Plane are added (the others are a few historic
+    scripts' and musical notation's)."""
+    marks: list[tuple[int, int]] = []
+    for code in range(0x10000):
+        if unicodedata.category(chr(code))[0] == "M":
+            if marks and marks[-1][1] == code - 1:
+                marks[-1] = (marks[-1][0], code)
+            else:
+                marks.append((code, code))
+    members = "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in marks)
+    return re.compile(f"(?:[^\\W_]|[{members}])+")
 
 
 def _long_normalized(text: str) -> str:
@@ -581,7 +609,10 @@ def index_rows(resource: dict[str, Any]) -> list[IndexRow]:
     if not isinstance(resource_type, str) or resource_type not in RESOURCE_TYPES:
         return []
     rows = _Rows()
+    present = resource.keys()
     for code, compiled, handler in _plan(resource_type):
+        if compiled.root_keys is not None and present.isdisjoint(compiled.root_keys):
+            continue
         try:
             values = compiled(resource)
             if handler is None:

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from sqlalchemy import (
@@ -38,11 +38,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mor.db.bulk import delete_rows, insert_rows
+from mor.db.bulk import Batch, delete_rows, insert_rows
 from mor.db.engine import WRITE_OPTION
 from mor.db.schema import INDEX_TABLES, resource, resource_version
 from mor.fhir.errors import BadRequest, Gone, NotFound, PreconditionFailed
-from mor.fhir.indexing import index_rows
+from mor.fhir.indexing import IndexRow, index_rows
 from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.validation import check_id, check_resource_type, validate_resource
 
@@ -58,6 +58,11 @@ class StoredResource:
     deleted: bool
     json: str | None
     method: str = "PUT"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # As NewResource.__reduce__.
+        return StoredResource, (self.resource_type, self.id, self.version_id,
+                                self.last_updated, self.deleted, self.json, self.method)
     # The row key, when read for a search (includes follow references by it).
     pk: int | None = None
 
@@ -374,13 +379,10 @@ class Transaction:
         pks = [row[0] for row in rows]
         for table in INDEX_TABLES.values():
             await self.conn.execute(table.delete().where(table.c.resource_pk.in_(pks)))
-        index: dict[Table, list[dict[str, Any]]] = {}
+        batches = _index_batches()
         for pk, resource_type, content in rows:
-            for row in index_rows(orjson.loads(content)):
-                index.setdefault(INDEX_TABLES[row.table], []).append(
-                    {"resource_pk": pk, "resource_type": resource_type, "param": row.param,
-                     "grp": row.group, **row.columns})
-        await insert_rows(self.conn, index)
+            _add_index_rows(batches, pk, resource_type, index_rows(orjson.loads(content)))
+        await insert_rows(self.conn, batches)
         return int(pks[-1]), len(pks)
 
     async def lock_criteria(self, resource_type: str, criteria: str) -> None:
@@ -412,16 +414,15 @@ class Transaction:
 
     async def _write_versions(self, written: Sequence[tuple[int, NewResource]]) -> None:
         """The version rows of newly written resources, and their search-index rows."""
-        rows: dict[Table, list[dict[str, Any]]] = {resource_version: []}
+        batches = _index_batches()
+        versions = batches[resource_version] = Batch(_VERSION_COLUMNS)
         for pk, item in written:
-            rows[resource_version].append(_version_row(pk, item.stored))
-            resource_type = item.stored.resource_type
-            for row in index_rows(item.body):
-                rows.setdefault(INDEX_TABLES[row.table], []).append(
-                    {"resource_pk": pk, "resource_type": resource_type, "param": row.param,
-                     "grp": row.group, **row.columns}
-                )
-        await insert_rows(self.conn, rows)
+            stored = item.stored
+            versions.rows.append((pk, stored.version_id, stored.resource_type, stored.id,
+                                  stored.last_updated, stored.deleted, stored.method,
+                                  stored.json))
+            _add_index_rows(batches, pk, stored.resource_type, item.index)
+        await insert_rows(self.conn, batches)
 
     async def _delete_index(self, pk: int) -> None:
         await delete_rows(self.conn, list(INDEX_TABLES.values()), "resource_pk", pk)
@@ -450,10 +451,42 @@ _CHUNK = 500
 
 @dataclass(frozen=True, slots=True)
 class NewResource:
-    """A resource checked and given its id and meta, ready to be inserted."""
+    """A resource checked, given its id and meta, and indexed: ready to be inserted.
+
+    Small and picklable, so that an import can prepare resources in other processes."""
 
     stored: StoredResource
-    body: dict[str, Any]
+    index: tuple[IndexRow, ...]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled by position: a dataclass's default pickling looks its fields up on every
+        # object, which made an import's worker processes slower than no workers at all.
+        return NewResource, (self.stored, self.index)
+
+
+_VERSION_COLUMNS: Final = ("resource_pk", "version_id", "resource_type", "id",
+                           "last_updated", "deleted", "method", "content")
+# Each index table's own columns (those after resource_pk, resource_type and param).
+_OWN_COLUMNS: Final = {
+    name: tuple(c.name for c in table.columns
+                if c.name not in ("resource_pk", "resource_type", "param", "grp"))
+    for name, table in INDEX_TABLES.items()
+}
+
+
+def _index_batches() -> dict[Table, Batch]:
+    return {table: Batch(("resource_pk", "resource_type", "param", *_OWN_COLUMNS[name],
+                          "grp"))
+            for name, table in INDEX_TABLES.items()}
+
+
+def _add_index_rows(batches: dict[Table, Batch], pk: int, resource_type: str,
+                    rows: Sequence[IndexRow]) -> None:
+    for row in rows:
+        columns = row.columns
+        batches[INDEX_TABLES[row.table]].rows.append(
+            (pk, resource_type, row.param,
+             *[columns.get(name) for name in _OWN_COLUMNS[row.table]], row.group))
 
 
 def prepare_new(resource_data: dict[str, Any], resource_id: str | None = None) -> NewResource:
@@ -508,7 +541,7 @@ def _prepare(
     json = orjson.dumps(body).decode()
     stored = StoredResource(resource_type, resource_id, version_id, last_updated, False, json,
                             method)
-    return NewResource(stored, body)
+    return NewResource(stored, tuple(index_rows(body)))
 
 
 def _without_server_meta(data: dict[str, Any]) -> dict[str, Any]:

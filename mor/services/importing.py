@@ -1,9 +1,10 @@
 """Loading FHIR resources from files into the store (``mor import``).
 
-Accepts single resources, Bundles and NDJSON. Transaction and batch Bundles
-are processed as the FHIR API would process them; the entries of other
-Bundles (collection, searchset) are loaded one by one. A resource with an id
-keeps it (update-as-create), so importing the same file twice changes nothing.
+Accepts single resources, Bundles and NDJSON, read by ``import_sources``.
+Transaction and batch Bundles are processed as the FHIR API would process
+them; the entries of other Bundles (collection, searchset) are loaded one by
+one. A resource with an id keeps it (update-as-create), so importing the same
+file twice changes nothing. An interrupted import resumes where it stopped.
 Resources are written in chunks, each in one database transaction with a
 savepoint per resource, so one bad resource is rejected without losing its
 neighbours and without a commit per resource.
@@ -11,10 +12,14 @@ neighbours and without a commit per resource.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from collections import Counter
+import os
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +35,12 @@ from mor.fhir.errors import FhirError
 from mor.fhir.interactions import dispatch
 from mor.fhir.requests import FhirRequest
 from mor.fhir.store import NewResource, Store, prepare_new
+from mor.services.import_sources import InputFile
+from mor.services.import_sources import Item as _Item
 
 CHUNK_SIZE = 500
+# Smaller inputs are imported before worker processes would have started.
+WORKERS_MIN_BYTES = 20_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,27 +53,21 @@ class Rejection:
 class ImportReport:
     loaded: Counter[str] = field(default_factory=Counter)
     rejected: list[Rejection] = field(default_factory=list)
-    # NDJSON files resumed from a checkpoint, and the byte offset they resumed at.
-    resumed: dict[str, int] = field(default_factory=dict)
+    # Files resumed from a checkpoint, and where they resumed ("byte 1,024", "entry 500").
+    resumed: dict[str, str] = field(default_factory=dict)
 
     @property
     def total_loaded(self) -> int:
         return sum(self.loaded.values())
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
-    where: str
-    resource: Any
-    # For NDJSON: the byte offset just after this line, where a resumed import starts.
-    offset: int | None = None
-
-
 class Checkpoints:
-    """How far each NDJSON file got, so an interrupted import resumes where it stopped.
+    """How far each file got, so an interrupted import resumes where it stopped.
 
-    A checkpoint is kept per database and file (by absolute path, size and modification
-    time: a changed file starts over) and removed when the file is done.
+    The position saved is that of the last item committed (``Item.position``: a byte offset
+    in NDJSON, an entry count in a Bundle). A checkpoint is kept per database and file (by
+    absolute path, size and modification time: a changed file starts over) and removed when
+    the file is done.
     """
 
     def __init__(self, directory: Path, database_url: str) -> None:
@@ -88,13 +91,14 @@ class Checkpoints:
             return 0
         if saved.get("identity") != self._identity(path):
             return 0
-        return int(saved["offset"])
+        # "offset": written by mor before Bundles could resume (NDJSON only, same meaning).
+        return int(saved.get("position", saved.get("offset", 0)))
 
-    def save(self, path: Path, offset: int) -> None:
+    def save(self, path: Path, position: int) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         file = self._file(path)
         temporary = file.with_suffix(".tmp")
-        temporary.write_bytes(orjson.dumps({"path": str(path.resolve()), "offset": offset,
+        temporary.write_bytes(orjson.dumps({"path": str(path.resolve()), "position": position,
                                             "identity": self._identity(path)}))
         temporary.replace(file)  # atomic: a crash leaves the old checkpoint or the new
 
@@ -104,37 +108,46 @@ class Checkpoints:
 
 async def import_paths(
     settings: Settings, paths: list[Path], *, console: Console | None = None,
-    checkpoints: Checkpoints | None = None,
+    checkpoints: Checkpoints | None = None, workers: int | None = None,
 ) -> ImportReport:
+    """Import the files; ``workers``: processes that check and index resources beside
+    this one (by default one per processor for inputs large enough to repay starting
+    them, none for small ones)."""
     engine = create_engine(settings)
     try:
         store = Store(engine)
         report = ImportReport()
         total_bytes = sum(path.stat().st_size for path in paths)
+        if workers is None:
+            workers = (os.cpu_count() or 1) if total_bytes >= WORKERS_MIN_BYTES else 0
         with Progress(
             TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
             TimeRemainingColumn(), console=console, disable=console is None, transient=True,
         ) as progress:
             task = progress.add_task("Importing", total=total_bytes)
+
+            def reject(where: str, reason: str) -> None:
+                report.rejected.append(Rejection(where, reason))
+
             for path in paths:
                 progress.update(task, description=f"Importing {path.name}")
-                start = checkpoints.start(path) if checkpoints and _is_ndjson(path) else 0
+                source = InputFile(path)
+                start = checkpoints.start(path) if checkpoints else 0
                 if start:
-                    report.resumed[str(path)] = start
-                    progress.advance(task, start)
-                position = start
+                    report.resumed[str(path)] = source.describe(start)
+                shown = 0  # bytes of this file the progress bar counts as done
 
-                def committed(offset: int | None, path: Path = path) -> None:
-                    nonlocal position
-                    if offset is None:
-                        return
-                    progress.advance(task, offset - position)
-                    position = offset
-                    if checkpoints is not None:
-                        checkpoints.save(path, offset)
+                def committed(position: int | None, path: Path = path,
+                              source: InputFile = source) -> None:
+                    nonlocal shown
+                    progress.advance(task, source.bytes_read - shown)
+                    shown = source.bytes_read
+                    if position is not None and checkpoints is not None:
+                        checkpoints.save(path, position)
 
-                await import_items(store, _items(path, report, start), report, committed)
-                progress.advance(task, path.stat().st_size - position)
+                await import_items(store, source.items(reject, start), report, committed,
+                                   workers=workers)
+                progress.advance(task, path.stat().st_size - shown)
                 if checkpoints is not None:
                     checkpoints.done(path)
         await _refresh_statistics(engine)
@@ -143,72 +156,130 @@ async def import_paths(
         await engine.dispose()
 
 
-async def _refresh_statistics(engine: AsyncEngine) -> None:
+async def _refresh_statistics(engine: AsyncEngine, *, only_resources: bool = False) -> None:
     """After a bulk load PostgreSQL's planner still believes the tables are small and picks
-    nested loops many times slower; autovacuum would fix that only minutes later."""
+    nested loops many times slower; autovacuum would fix that only minutes later.
+    ``only_resources``: just what the import's own lookup of existing ids needs."""
     if engine.dialect.name != "postgresql":
         return
+    tables = (resource,) if only_resources else (resource, *INDEX_TABLES.values())
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
-        for table in (resource, *INDEX_TABLES.values()):
+        for table in tables:
             await conn.exec_driver_sql(f"ANALYZE {table.name}")
 
 
 async def import_items(store: Store, items: Iterator[_Item], report: ImportReport,
-                       committed: Callable[[int | None], None] = lambda _: None) -> None:
-    """Write the items in chunks; ``committed`` learns the offset each commit reached."""
-    chunk: list[_Item] = []
-    chunks = 0
-    for item in items:
-        resource = item.resource
-        if isinstance(resource, dict) and resource.get("resourceType") == "Bundle" and (
-            resource.get("type") in ("transaction", "batch")
-        ):
-            await _write_chunk(store, chunk, report)
-            chunk = []
-            await _import_bundle(store, item, report)
-            committed(item.offset)
+                       committed: Callable[[int | None], None] = lambda _: None,
+                       *, workers: int = 0) -> None:
+    """Write the items in chunks; ``committed`` learns the position (``Item.position``)
+    each commit reached.
+
+    With ``workers``, chunks are checked and indexed in that many other processes while
+    this one writes earlier chunks: the two halves of the work then run side by side
+    instead of taking turns. Chunks are still written in order.
+    """
+    with _Preparer(workers) as preparer:
+        pending: deque[tuple[list[_Item], asyncio.Future[list[NewResource | str]]]] = deque()
+        chunks = 0
+
+        async def write_pending(keep: int) -> None:
+            nonlocal chunks
+            while len(pending) > keep:
+                chunk, prepared = pending.popleft()
+                await _write_chunk(store, chunk, await prepared, report)
+                committed(chunk[-1].position)
+                chunks += 1
+                if chunks & (chunks - 1) == 0:
+                    # After 1, 2, 4, 8 ... chunks: as the tables grow the planner must know
+                    # it, or each chunk's lookup of existing ids becomes a full scan.
+                    await _refresh_statistics(store.engine, only_resources=True)
+
+        chunk: list[_Item] = []
+        for item in items:
+            resource = item.resource
+            if isinstance(resource, dict) and resource.get("resourceType") == "Bundle" and (
+                resource.get("type") in ("transaction", "batch")
+            ):
+                if chunk:
+                    pending.append((chunk, preparer.submit(chunk)))
+                    chunk = []
+                await write_pending(0)
+                await _import_bundle(store, item, report)
+                committed(item.position)
+                continue
+            chunk.append(item)
+            if len(chunk) >= CHUNK_SIZE:
+                pending.append((chunk, preparer.submit(chunk)))
+                chunk = []
+                # Enough chunks in preparation to keep every worker busy, and no more:
+                # memory stays bounded however large the input.
+                await write_pending(workers)
+        if chunk:
+            pending.append((chunk, preparer.submit(chunk)))
+        await write_pending(0)
+
+
+def prepare_resources(resources: list[Any]) -> list[NewResource | str]:
+    """Each resource checked and indexed, ready to insert, or why it is rejected."""
+    prepared: list[NewResource | str] = []
+    for data in resources:
+        if not isinstance(data, dict):
+            prepared.append("not a JSON object")
             continue
-        chunk.append(item)
-        if len(chunk) >= CHUNK_SIZE:
-            await _write_chunk(store, chunk, report)
-            committed(chunk[-1].offset)
-            chunk = []
-            chunks += 1
-            if chunks & (chunks - 1) == 0:
-                # After 1, 2, 4, 8 ... chunks: as the tables grow the planner must know it,
-                # or each chunk's lookup of existing ids becomes a full scan.
-                await _refresh_statistics(store.engine)
-    await _write_chunk(store, chunk, report)
-    if chunk:
-        committed(chunk[-1].offset)
+        resource_id = data.get("id")
+        try:
+            prepared.append(prepare_new(
+                data, resource_id if isinstance(resource_id, str) and resource_id else None))
+        except FhirError as error:
+            prepared.append(error.diagnostics)
+    return prepared
 
 
-async def _write_chunk(store: Store, chunk: list[_Item], report: ImportReport) -> None:
+class _Preparer:
+    """Runs ``prepare_resources`` on chunks: in worker processes, or here if there are none."""
+
+    def __init__(self, workers: int) -> None:
+        # Spawned, not forked: a fork would copy this process's event loop, threads and
+        # database connections into the child.
+        self.pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) \
+            if workers > 0 else None
+
+    def __enter__(self) -> _Preparer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+    def submit(self, chunk: list[_Item]) -> asyncio.Future[list[NewResource | str]]:
+        resources = [item.resource for item in chunk]
+        loop = asyncio.get_running_loop()
+        if self.pool is not None:
+            return loop.run_in_executor(self.pool, prepare_resources, resources)
+        done: asyncio.Future[list[NewResource | str]] = loop.create_future()
+        done.set_result(prepare_resources(resources))
+        return done
+
+
+async def _write_chunk(store: Store, chunk: list[_Item], prepared: list[NewResource | str],
+                       report: ImportReport) -> None:
     """New resources go in with one statement per table for the whole chunk; resources
     that already exist are updated one by one (unchanged ones make no new version)."""
-    if not chunk:
-        return
-    prepared: list[tuple[_Item, NewResource]] = []
+    new_items: list[tuple[_Item, NewResource]] = []
     rejected: list[Rejection] = []
-    for item in chunk:
-        resource = item.resource
-        if not isinstance(resource, dict):
-            rejected.append(Rejection(item.where, "not a JSON object"))
-            continue
-        resource_id = resource.get("id")
-        try:
-            prepared.append((item, prepare_new(
-                resource, resource_id if isinstance(resource_id, str) and resource_id else None)))
-        except FhirError as error:
-            rejected.append(Rejection(item.where, error.diagnostics))
+    for item, outcome in zip(chunk, prepared, strict=True):
+        if isinstance(outcome, str):
+            rejected.append(Rejection(item.where, outcome))
+        else:
+            new_items.append((item, outcome))
     try:
         async with store.writing() as tx:
-            keys = [(new.stored.resource_type, new.stored.id) for _, new in prepared]
+            keys = [(new.stored.resource_type, new.stored.id) for _, new in new_items]
             stored = await tx.existing(keys)
             fresh: list[NewResource] = []
             later: list[_Item] = []
-            for (item, new), key in zip(prepared, keys, strict=True):
+            for (item, new), key in zip(new_items, keys, strict=True):
                 if key in stored:
                     later.append(item)
                 else:
@@ -270,39 +341,3 @@ async def _import_bundle(store: Store, item: _Item, report: ImportReport) -> Non
             outcome = entry.get("response", {}).get("outcome", {})
             reason = "; ".join(issue.get("diagnostics", "") for issue in outcome.get("issue", []))
             report.rejected.append(Rejection(f"{item.where} entry {index}", reason or status))
-
-
-def _is_ndjson(path: Path) -> bool:
-    return path.suffix in (".ndjson", ".jsonl")
-
-
-def _items(path: Path, report: ImportReport, start: int = 0) -> Iterator[_Item]:
-    if _is_ndjson(path):
-        with path.open("rb") as lines:
-            # Line numbers in rejections stay true when resuming mid-file.
-            number = lines.read(start).count(b"\n") if start else 0
-            offset = start
-            for line in lines:
-                number += 1
-                offset += len(line)
-                if not line.strip():
-                    continue
-                where = f"{path}:{number}"
-                try:
-                    yield _Item(where, orjson.loads(line), offset)
-                except orjson.JSONDecodeError as error:
-                    report.rejected.append(Rejection(where, f"not valid JSON: {error}"))
-        return
-    try:
-        data = orjson.loads(path.read_bytes())
-    except orjson.JSONDecodeError as error:
-        report.rejected.append(Rejection(str(path), f"not valid JSON: {error}"))
-        return
-    if isinstance(data, dict) and data.get("resourceType") == "Bundle" and data.get("type") in (
-        "collection", "searchset"
-    ):
-        for index, entry in enumerate(data.get("entry") or []):
-            if isinstance(entry, dict) and "resource" in entry:
-                yield _Item(f"{path} entry {index}", entry["resource"])
-        return
-    yield _Item(str(path), data)

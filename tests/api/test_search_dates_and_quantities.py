@@ -102,6 +102,92 @@ async def test_quantity_with_and_without_units(client: httpx.AsyncClient) -> Non
     assert await ids(client, "/Observation", {"value-quantity": "lt80"}) == {"weight"}
 
 
+def _measured(id_: str, value: float, code: str, system: str | None = UCUM) -> dict[str, Any]:
+    quantity = {"value": value, "unit": code, "code": code}
+    if system is not None:
+        quantity["system"] = system
+    return _observation(id_, valueQuantity=quantity)
+
+
+async def test_a_ucum_unit_finds_the_same_amount_in_another_unit(
+    client: httpx.AsyncClient,
+) -> None:
+    await put(client, _measured("micrograms", 5400, "ug"), _measured("milligrams", 5.4, "mg"),
+              _measured("kilograms", 72.5, "kg"))
+    assert await ids(client, "/Observation", {"value-quantity": f"5.4|{UCUM}|mg"}) == {
+        "micrograms", "milligrams"}
+    # Without a system the code is still read as UCUM.
+    assert await ids(client, "/Observation", {"value-quantity": "5400||ug"}) == {
+        "micrograms", "milligrams"}
+    assert await ids(client, "/Observation", {"value-quantity": f"72500|{UCUM}|g"}) == {
+        "kilograms"}
+    assert await ids(client, "/Observation", {"value-quantity": f"gt1|{UCUM}|g"}) == {
+        "kilograms"}
+    assert await ids(client, "/Observation", {"value-quantity": f"ne5.4|{UCUM}|mg"}) == {
+        "kilograms"}
+    # Another system's "mg" is not UCUM's.
+    assert await ids(client, "/Observation",
+                     {"value-quantity": "5.4|http://example.org/units|mg"}) == set()
+
+
+async def test_concentrations_compare_across_units(client: httpx.AsyncClient) -> None:
+    await put(client, _measured("grams-per-litre", 1.2, "g/L"),
+              _measured("milligrams-per-decilitre", 90, "mg/dL"),
+              _measured("millimoles", 6.5, "mmol/L"))
+    # 1.2 g/L is 120 mg/dL; mmol/L is an amount of substance, not a mass.
+    assert await ids(client, "/Observation", {"value-quantity": f"gt100|{UCUM}|mg/dL"}) == {
+        "grams-per-litre"}
+    assert await ids(client, "/Observation", {"value-quantity": f"le1|{UCUM}|g/L"}) == {
+        "milligrams-per-decilitre"}
+    assert await ids(client, "/Observation", {"value-quantity": f"sa0.5|{UCUM}|g/L"}) == {
+        "grams-per-litre", "milligrams-per-decilitre"}
+    assert await ids(client, "/Observation", {"value-quantity": f"6500|{UCUM}|umol/L"}) == {
+        "millimoles"}
+
+
+async def test_eq_keeps_the_precision_written_in_the_unit_searched_for(
+    client: httpx.AsyncClient,
+) -> None:
+    await put(client, _measured("just-inside", 5440, "ug"), _measured("outside", 5460, "ug"))
+    # 5.4 mg stands for [5.35, 5.45) mg, which is [5350, 5450) ug.
+    assert await ids(client, "/Observation", {"value-quantity": f"5.4|{UCUM}|mg"}) == {
+        "just-inside"}
+    assert await ids(client, "/Observation", {"value-quantity": f"5.40|{UCUM}|mg"}) == set()
+    assert await ids(client, "/Observation", {"value-quantity": f"5|{UCUM}|mg"}) == {
+        "just-inside", "outside"}
+    # ap: within 10% of the value written.
+    assert await ids(client, "/Observation", {"value-quantity": f"ap5|{UCUM}|mg"}) == {
+        "just-inside", "outside"}
+    assert await ids(client, "/Observation", {"value-quantity": f"ap4.95|{UCUM}|mg"}) == {
+        "just-inside"}
+
+
+async def test_celsius_and_fahrenheit_compare(client: httpx.AsyncClient) -> None:
+    await put(client, _measured("normal", 37, "Cel"), _measured("fever", 38.5, "Cel"),
+              _measured("fahrenheit", 98.6, "[degF]"))
+    assert await ids(client, "/Observation", {"value-quantity": f"98.6|{UCUM}|[degF]"}) == {
+        "normal", "fahrenheit"}
+    assert await ids(client, "/Observation", {"value-quantity": f"gt100|{UCUM}|[degF]"}) == {
+        "fever"}
+    assert await ids(client, "/Observation", {"value-quantity": f"lt37.5|{UCUM}|Cel"}) == {
+        "normal", "fahrenheit"}
+
+
+async def test_units_that_do_not_convert_match_as_written(client: httpx.AsyncClient) -> None:
+    await put(client, _measured("vitamin-d", 400, "[IU]"), _measured("score", 7, "{score}"),
+              _measured("local", 5.4, "mg", system="http://example.org/units"))
+    assert await ids(client, "/Observation", {"value-quantity": f"400|{UCUM}|[IU]"}) == {
+        "vitamin-d"}
+    assert await ids(client, "/Observation", {"value-quantity": "gt300||[IU]"}) == {
+        "vitamin-d"}
+    assert await ids(client, "/Observation", {"value-quantity": f"7|{UCUM}|{{score}}"}) == {
+        "score"}
+    assert await ids(client, "/Observation", {"value-quantity": "5.4||mg"}) == {"local"}
+    assert await ids(client, "/Observation",
+                     {"value-quantity": "5.4|http://example.org/units|mg"}) == {"local"}
+    assert await ids(client, "/Observation", {"value-quantity": f"5400|{UCUM}|ug"}) == set()
+
+
 def _blood_pressure(id_: str, systolic: float, diastolic: float) -> dict[str, Any]:
     def component(code: str, value: float) -> dict[str, Any]:
         return {"code": coding(LOINC, code),
@@ -130,6 +216,17 @@ async def test_composite_matches_within_one_component(client: httpx.AsyncClient)
     either = f"{LOINC}|8462-4$gt140,{LOINC}|8480-6$gt180"
     assert await ids(client, "/Observation",
                      {"component-code-value-quantity": either}) == {"high", "crossed"}
+
+
+async def test_composite_compares_its_quantity_across_units(client: httpx.AsyncClient) -> None:
+    await put(client, _blood_pressure("high", 182, 95), _blood_pressure("normal", 118, 76))
+    # 18 kPa is 135 mm[Hg].
+    systolic_above = f"{LOINC}|8480-6$gt18|{UCUM}|kPa"
+    assert await ids(client, "/Observation",
+                     {"component-code-value-quantity": systolic_above}) == {"high"}
+    assert await ids(client, "/Observation",
+                     {"component-code-value-quantity": f"{LOINC}|8462-4$lt11||kPa"}) == {
+        "normal"}
 
 
 async def test_composite_needs_every_component(client: httpx.AsyncClient) -> None:

@@ -101,6 +101,20 @@ def test_import_of_a_transaction_bundle(tmp_path: Path) -> None:
     assert "Loaded 1, rejected 0" in result.output
 
 
+def test_import_of_a_broken_bundle_loads_the_entries_before_the_error(tmp_path: Path) -> None:
+    bundle = orjson.dumps({"resourceType": "Bundle", "type": "collection",
+                           "entry": [{"resource": _patient(n)} for n in range(3)]})
+    truncated = tmp_path / "truncated.json"
+    truncated.write_bytes(bundle[: bundle.index(b"vte-2")])
+    result = runner.invoke(app, ["import", str(truncated)], env=_env(tmp_path))
+    assert result.exit_code == 1
+    assert "Loaded 2, rejected 1" in result.output
+    output = " ".join(result.output.split())  # as it reads, wherever the console wrapped
+    assert (f"truncated.json: not valid JSON before byte {truncated.stat().st_size}: "
+            "parse error: premature EOF (after 2 entries)") in output
+    assert _read(tmp_path, "Patient", "vte-1") is not None
+
+
 def test_import_of_a_missing_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["import", str(tmp_path / "nope.json")], env=_env(tmp_path))
     assert result.exit_code == 2

@@ -139,9 +139,25 @@ def test_codeable_concepts_give_a_row_per_coding_and_one_for_the_text() -> None:
         {"system": None, "code": None, "text": "Weight"}]
 
 
-def test_quantity_values_keep_system_code_and_unit() -> None:
+def test_quantity_values_keep_system_code_and_unit_and_ucum_base_units() -> None:
     assert rows_of(OBSERVATION, "value-quantity") == [
-        {"value": 72.5, "system": "http://unitsofmeasure.org", "code": "kg", "unit": "kg"}]
+        {"value": 72.5, "system": "http://unitsofmeasure.org", "code": "kg", "unit": "kg",
+         "canonical_value": 72500.0, "canonical_code": "g"}]
+
+
+def test_quantities_outside_ucum_or_in_arbitrary_units_have_no_base_units() -> None:
+    def canonical(quantity: dict[str, Any]) -> list[Any]:
+        observation = {**OBSERVATION, "valueQuantity": quantity}
+        return [(row["canonical_value"], row["canonical_code"])
+                for row in rows_of(observation, "value-quantity")]
+
+    ucum = "http://unitsofmeasure.org"
+    assert canonical({"value": 5, "system": ucum, "code": "[IU]"}) == [(None, None)]
+    assert canonical({"value": 5, "system": ucum, "code": "{score}"}) == [(None, None)]
+    assert canonical({"value": 5, "system": "http://example.org/units", "code": "mg"}) == [
+        (None, None)]
+    assert canonical({"value": 5, "unit": "mg"}) == [(None, None)]
+    assert canonical({"value": 5, "system": ucum, "code": "mg"}) == [(0.005, "g")]
 
 
 def test_effective_date_time_with_seconds_covers_that_second_in_utc() -> None:
@@ -223,7 +239,8 @@ def test_money_is_a_quantity_in_iso_4217() -> None:
     invoice = {"resourceType": "Invoice", "status": "issued",
                "totalGross": {"value": 1500, "currency": "THB"}}
     assert rows_of(invoice, "totalgross") == [
-        {"value": 1500.0, "system": "urn:iso:std:iso:4217", "code": "THB", "unit": "THB"}]
+        {"value": 1500.0, "system": "urn:iso:std:iso:4217", "code": "THB", "unit": "THB",
+         "canonical_value": None, "canonical_code": None}]
 
 
 def test_a_range_gives_its_low_and_high_quantities() -> None:

@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 
 from mor.db.schema import INDEX_TABLES, resource
+from mor.fhir import ucum
 from mor.fhir.errors import BadRequest
 from mor.fhir.indexing import UNSUPPORTED_EXPRESSIONS, normalize_string, text_words
 from mor.fhir.resource_types import RESOURCE_TYPES
@@ -319,13 +320,22 @@ def _quantity(table: FromClause, value: str, definition: SearchParameter) -> Col
     parts = split_unescaped(value, "|")
     comparator, raw = prefix(parts[0])
     low, high = number_range(definition.code, raw)
-    condition = value_comparison(comparator, table.c.value, low, high, float(raw))
+    number = float(raw)
+    condition = value_comparison(comparator, table.c.value, low, high, number)
     if len(parts) == 3:
         system, code = parts[1], parts[2]
         if system:
             condition = and_(condition, table.c.system == system, table.c.code == code)
         elif code:
             condition = and_(condition, or_(table.c.code == code, table.c.unit == code))
+        # A UCUM unit also finds the same amount stored in another unit of its kind
+        # (5.4 mg finds 5400 ug); the comparison above still finds what is not converted.
+        conversion = ucum.conversion(code) if system in ("", ucum.SYSTEM) else None
+        if conversion is not None:
+            condition = or_(condition, and_(
+                table.c.canonical_code == conversion.code,
+                value_comparison(comparator, table.c.canonical_value, low, high, number,
+                                 conversion)))
     elif len(parts) != 1:
         raise BadRequest(f"Quantity {value!r} must be number or number|system|code")
     return condition

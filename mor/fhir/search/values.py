@@ -4,6 +4,7 @@ and how a prefix compares a stored value with the value searched for."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
@@ -81,8 +82,19 @@ def range_comparison(
 
 
 def value_comparison(
-    prefix: str, column: ColumnElement[Any], low: float, high: float, number: float
+    prefix: str, column: ColumnElement[Any], low: float, high: float, number: float,
+    convert: Callable[[float], float] | None = None,
 ) -> ColumnElement[bool]:
+    """Compare a stored number with a search number and its precision range [low, high).
+
+    ``convert`` takes the search bounds to the column's unit (a UCUM conversion); they are
+    worked out in the unit searched for first, so ``ap`` means 10% of the value written.
+    """
+    if prefix == "ap":
+        margin = abs(number) * 0.1
+        low, high = number - margin, number + margin
+    if convert is not None:
+        low, high, number = convert(low), convert(high), convert(number)
     if prefix == "eq":
         return and_(column >= low, column < high)
     if prefix == "ne":
@@ -95,5 +107,4 @@ def value_comparison(
         return column >= number
     if prefix == "le":
         return column <= number
-    margin = abs(number) * 0.1
-    return and_(column >= number - margin, column <= number + margin)
+    return and_(column >= low, column <= high)
