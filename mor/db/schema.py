@@ -92,8 +92,10 @@ idx_string = _index_table(
     Column("value_norm", Text, nullable=False),
     Column("value_exact", Text, nullable=False),
 )
+# text_pattern_ops: PostgreSQL uses an index for a LIKE 'prefix%' (the default string
+# search) only if it compares by code point; SQLite ignores the option.
 Index("ix_idx_string_lookup", idx_string.c.resource_type, idx_string.c.param,
-      idx_string.c.value_norm)
+      idx_string.c.value_norm, postgresql_ops={"value_norm": "text_pattern_ops"})
 
 idx_token = _index_table(
     "idx_token",

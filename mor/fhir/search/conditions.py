@@ -182,9 +182,17 @@ def _words(scope: Scope, code: str, modifier: str, value: str) -> ColumnElement[
             raise BadRequest(f"{code} needs at least one word to look for")
         tables = [INDEX_TABLES["string"].alias() for _ in words]
         alternatives.append(and_(*[
-            _exists(scope, table, code, table.c.value_norm.startswith(word, autoescape=True))
+            _exists(scope, table, code, starts_with(table.c.value_norm, word))
             for table, word in zip(tables, words, strict=True)]))
     return or_(*alternatives)
+
+
+def starts_with(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+    """``column LIKE 'prefix%'`` with the pattern as one value: both databases use an
+    index for that, but not for SQLAlchemy's ``startswith`` (``LIKE :value || '%'``).
+    Case-sensitive on both (SQLite's ``case_sensitive_like`` is on)."""
+    escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return column.like(escaped + "%", escape="/")
 
 
 # -- parameters indexed in the index tables ----------------------------------------------
@@ -232,7 +240,7 @@ def _boolean(name: str, value: str) -> bool:
 
 
 def _string_default(table: FromClause, value: str, _: SearchParameter) -> ColumnElement[bool]:
-    return table.c.value_norm.startswith(normalize_string(value), autoescape=True)
+    return starts_with(table.c.value_norm, normalize_string(value))
 
 
 def _string_exact(table: FromClause, value: str, _: SearchParameter) -> ColumnElement[bool]:
@@ -248,7 +256,7 @@ def _token_value(table: FromClause, modifier: str, value: str, definition: Searc
     if modifier in ("", "not"):
         return _token(table, value)
     if modifier == "text":
-        return func.lower(table.c.text).startswith(value.lower(), autoescape=True)
+        return starts_with(func.lower(table.c.text), value.lower())
     if modifier == "in":
         return _in_value_set(table, value, context)
     if modifier == "of-type":
@@ -346,7 +354,7 @@ def _uri(table: FromClause, value: str, _: SearchParameter) -> ColumnElement[boo
 
 
 def _uri_below(table: FromClause, value: str, _: SearchParameter) -> ColumnElement[bool]:
-    return table.c.value.startswith(value, autoescape=True)
+    return starts_with(table.c.value, value)
 
 
 def _uri_above(table: FromClause, value: str, _: SearchParameter) -> ColumnElement[bool]:
