@@ -21,6 +21,7 @@ is dropped and created there for each size, and left afterwards for EXPLAIN.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import calendar
 import os
 import random
@@ -33,12 +34,14 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote, unquote, urlencode
 
+import asyncpg
 import httpx
 import orjson
 from fhir_crud import RESULTS, ROOT, _commit, _database, _machine, _server
@@ -103,7 +106,7 @@ class Import:
 class Run:
     backend: str
     patients: int
-    stored: Import
+    stored: Import | None  # None: an earlier run's data, reused
     probes: list[Probe] = field(default_factory=list)
     load: Load | None = None
 
@@ -356,16 +359,47 @@ def measure(url: str, mix: list[Query], seconds: int, connections: int) -> Load:
                 errors)
 
 
+def _kept_url() -> str:
+    admin = os.environ.get("MOR_BENCH_POSTGRES_URL",
+                           "postgresql://postgres@127.0.0.1:5432/postgres")
+    return admin.rsplit("/", 1)[0] + f"/{DATABASE}"
+
+
+def _holds(database_url: str, resources: int) -> bool:
+    """Whether the database kept by an earlier run holds this many current resources."""
+    async def count() -> int:
+        connection = await asyncpg.connect(database_url)
+        try:
+            return int(await connection.fetchval(
+                "SELECT count(*) FROM resource WHERE NOT deleted"))
+        finally:
+            await connection.close()
+    try:
+        return asyncio.run(count()) == resources
+    except (OSError, asyncpg.PostgresError):
+        return False
+
+
 def run_size(backend: str, patients: int, workers: int, seconds: int,
-             connections: int) -> Run:
+             connections: int, reuse: bool = False) -> Run:
     dataset = ensure_dataset(patients)
     mix = queries(dataset)
-    with _database(backend, DATABASE, keep=True) as database_url:
-        _say(f"{backend} {patients:,} patients: importing {sum(dataset_counts(dataset).values()):,}"
-             " resources")
-        stored = import_dataset(dataset, database_url)
-        _say(f"{backend} {patients:,} patients: imported {stored.resources:,} resources in "
-             f"{stored.seconds:.0f} s ({stored.rate:,.0f}/s)")
+    total = sum(dataset_counts(dataset).values())
+    reusing = reuse and backend == "postgresql" and _holds(_kept_url(), total)
+    database: AbstractContextManager[str] = (
+        nullcontext(_kept_url()) if reusing else _database(backend, DATABASE, keep=True))
+    with database as database_url:
+        stored: Import | None = None
+        if reusing:
+            _say(f"{backend} {patients:,} patients: reusing the {total:,} resources in "
+                 f"{DATABASE}, upgraded to this mor's schema")
+            subprocess.run([str(ROOT / ".venv" / "bin" / "mor"), "db", "upgrade"], check=True,
+                           env={**os.environ, "MOR_DATABASE_URL": database_url})
+        else:
+            _say(f"{backend} {patients:,} patients: importing {total:,} resources")
+            stored = import_dataset(dataset, database_url)
+            _say(f"{backend} {patients:,} patients: imported {stored.resources:,} resources "
+                 f"in {stored.seconds:.0f} s ({stored.rate:,.0f}/s)")
         run = Run(backend, patients, stored)
         with _server(database_url, workers if backend == "postgresql" else 1) as url:
             run.probes = probe_all(url, mix)
@@ -438,8 +472,10 @@ def _undersampled(run: Run) -> str:
 def _load_row(run: Run) -> str:
     load = run.load
     assert load is not None
-    return (f"| {run.backend} | {run.patients:,} | {run.stored.resources:,} | "
-            f"{run.stored.rate:,.0f}/s | {load.requests_per_second:,.1f} | "
+    resources = f"{run.stored.resources:,}" if run.stored else "as before"
+    rate = f"{run.stored.rate:,.0f}/s" if run.stored else "not measured (reused)"
+    return (f"| {run.backend} | {run.patients:,} | {resources} | "
+            f"{rate} | {load.requests_per_second:,.1f} | "
             f"{load.p50_ms:.1f} ms | {load.p95_ms:.1f} ms | {load.p99_ms:.1f} ms | "
             f"{load.requests:,} | {load.errors} |")
 
@@ -501,6 +537,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--reuse-postgresql", action="store_true",
+                        help=f"search the data an earlier run left in {DATABASE} if it is "
+                             "the same size, instead of importing it again (no import "
+                             "figure then)")
     parser.add_argument("--record", action="store_true",
                         help="append the results to bench/RESULTS.md")
     args = parser.parse_args()
@@ -509,7 +549,8 @@ def main() -> int:
     sizes = [int(size) for size in args.patients.split(",")]
     for size in sizes:  # all data first, so that generation is not timed with anything
         ensure_dataset(size)
-    runs = [run_size(backend, size, args.workers, args.seconds, args.connections)
+    runs = [run_size(backend, size, args.workers, args.seconds, args.connections,
+                     args.reuse_postgresql)
             for backend in args.backends.split(",") for size in sizes]
     command = "python bench/fhir_search.py " + " ".join(sys.argv[1:])
     table = report(runs, command.strip(), args.workers, args.connections)

@@ -95,7 +95,8 @@ idx_string = _index_table(
 # text_pattern_ops: PostgreSQL uses an index for a LIKE 'prefix%' (the default string
 # search) only if it compares by code point; SQLite ignores the option.
 Index("ix_idx_string_lookup", idx_string.c.resource_type, idx_string.c.param,
-      idx_string.c.value_norm, postgresql_ops={"value_norm": "text_pattern_ops"})
+      idx_string.c.value_norm, idx_string.c.resource_pk,
+      postgresql_ops={"value_norm": "text_pattern_ops"})
 
 idx_token = _index_table(
     "idx_token",
@@ -104,8 +105,10 @@ idx_token = _index_table(
     # Display text (Coding.display, CodeableConcept.text, Identifier.type.text) for :text.
     Column("text", Text, nullable=True),
 )
+# Lookup indexes end with resource_pk: the rows of an exact match then come out in key
+# order, so a page of a search reads just its own rows (see sorting.ordered_page).
 Index("ix_idx_token_lookup", idx_token.c.resource_type, idx_token.c.param, idx_token.c.code,
-      idx_token.c.system)
+      idx_token.c.system, idx_token.c.resource_pk)
 
 idx_reference = _index_table(
     "idx_reference",
@@ -116,7 +119,7 @@ idx_reference = _index_table(
     Column("target_url", Text, nullable=True),
 )
 Index("ix_idx_reference_lookup", idx_reference.c.target_id, idx_reference.c.param,
-      idx_reference.c.target_type)
+      idx_reference.c.target_type, idx_reference.c.resource_pk)
 Index("ix_idx_reference_url", idx_reference.c.target_url)
 
 idx_date = _index_table(
@@ -155,7 +158,8 @@ idx_uri = _index_table(
     "idx_uri",
     Column("value", Text, nullable=False),
 )
-Index("ix_idx_uri_lookup", idx_uri.c.resource_type, idx_uri.c.param, idx_uri.c.value)
+Index("ix_idx_uri_lookup", idx_uri.c.resource_type, idx_uri.c.param, idx_uri.c.value,
+      idx_uri.c.resource_pk)
 
 export_job = Table(
     "export_job",

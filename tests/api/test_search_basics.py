@@ -104,3 +104,26 @@ async def test_search_by_post(client: httpx.AsyncClient) -> None:
     response = await client.post("/Patient/_search", data={"gender": "female"})
     assert response.status_code == 200
     assert [e["resource"]["id"] for e in response.json()["entry"]] == ["jose"]
+
+
+async def test_paging_counts_a_resource_once_however_many_of_its_values_match(
+    client: httpx.AsyncClient,
+) -> None:
+    # Each observation carries the code twice (two codings), so the index holds two
+    # matching rows for it; a page must still hold _count distinct resources, and a
+    # deleted or changed one must not appear.
+    code = {"coding": [{"system": "http://loinc.org", "code": "2339-0"},
+                       {"system": "http://loinc.org", "code": "2339-0", "display": "Glucose"}]}
+    for number in range(9):
+        await _put(client, {"resourceType": "Observation", "id": f"g{number}",
+                            "status": "final", "code": code})
+    await client.delete("/Observation/g4")
+    await _put(client, {"resourceType": "Observation", "id": "g7", "status": "final",
+                        "code": {"coding": [{"system": "http://loinc.org", "code": "718-7"}]}})
+    pages: list[list[str]] = []
+    url: str | None = "/Observation?code=http://loinc.org|2339-0&_count=3"
+    while url:
+        bundle = (await client.get(url)).json()
+        pages.append([e["resource"]["id"] for e in bundle.get("entry", [])])
+        url = next((link["url"] for link in bundle["link"] if link["relation"] == "next"), None)
+    assert pages == [["g0", "g1", "g2"], ["g3", "g5", "g6"], ["g8"]]

@@ -77,6 +77,11 @@ class CompiledSearch:
         page: Select[Any] = ordered_page(self.conditions, self.sort, self.cursor)
         return page
 
+    def page(self, limit: int) -> Select[Any]:
+        """The first ``limit`` rows of ``query``, read no further than they need."""
+        page: Select[Any] = ordered_page(self.conditions, self.sort, self.cursor, limit)
+        return page.limit(limit)
+
 
 def compile_search(
     resource_type: str | Sequence[str] | None,

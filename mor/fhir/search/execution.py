@@ -30,7 +30,7 @@ async def run_search(tx: Transaction, compiled: CompiledSearch, *,
         total = await tx.count(compiled.filter_query)
     if compiled.summary_count:
         return SearchPage([], total=total)
-    rows = await tx.rows(compiled.query.limit(compiled.count + 1))
+    rows = await tx.rows(compiled.page(compiled.count + 1))
     page_rows = rows[:compiled.count]
     next_cursor = None
     if len(rows) > compiled.count and page_rows:
