@@ -6,8 +6,8 @@ drives a fixed mix of six searches with ``wrk``, their values sampled from the
 loaded data so that they find something. Before measuring, every distinct
 query is sent once and its status and result count printed: a failing or
 ignored parameter is reported loudly, and such a run is never recorded.
-The import is timed as an operator sees it, including the ANALYZE that mor
-import runs on PostgreSQL when it finishes (without it the planner picks nested
+The import is timed as an operator sees it, including the VACUUM (ANALYZE)
+that mor import runs on PostgreSQL when it finishes (without it the planner picks nested
 loops 25 times slower); nothing else is done to the database before searching.
 
     .venv/bin/python bench/fhir_search.py [--backends sqlite,postgresql]
