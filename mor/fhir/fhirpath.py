@@ -400,7 +400,7 @@ class _Compiler:
         if kind == "var":
             return self.variable(node[1], types)
         if kind == "member":
-            if at_start and node[1][0].isupper() and is_known_type(node[1]):
+            if _is_type_filter(node, at_start):
                 return self.type_filter(node[1], types)
             return self.navigate(node[1], types)
         if kind == "call":
@@ -675,6 +675,12 @@ def compile_expression(expression: str, context_type: str,
                               _root_keys(ast, context_type, True))
 
 
+def _is_type_filter(node: _Ast, at_start: bool) -> bool:
+    """A type name opening an expression (``Observation`` in ``Observation.code``)."""
+    return (node[0] == "member" and at_start and node[1][0].isupper()
+            and is_known_type(node[1]))
+
+
 # Functions whose result is empty when their input is.
 _EMPTY_STAYS_EMPTY: Final = frozenset({"where", "as", "ofType", "first", "last", "resolve",
                                        "extension"})
@@ -685,7 +691,7 @@ def _root_keys(node: _Ast, context_type: str, at_start: bool) -> frozenset[str] 
     ``CompiledExpression.root_keys``); None for anything not plainly a path."""
     kind = node[0]
     if kind == "member":
-        if at_start and node[1][0].isupper() and is_known_type(node[1]):
+        if _is_type_filter(node, at_start):
             return None  # the type filter itself reads no key
         found = element(context_type, node[1])
         return frozenset(key for key, _ in found) if found else None
@@ -695,8 +701,7 @@ def _root_keys(node: _Ast, context_type: str, at_start: bool) -> frozenset[str] 
         left, right = node[1], node[2]
         if right[0] == "call" and right[1] not in _EMPTY_STAYS_EMPTY:
             return None  # exists(), empty(), not() ... answer even for a missing element
-        if left[0] == "member" and at_start and left[1][0].isupper() \
-                and is_known_type(left[1]) and is_type(context_type, left[1]):
+        if _is_type_filter(left, at_start) and is_type(context_type, left[1]):
             return _root_keys(right, context_type, False)
         return _root_keys(left, context_type, at_start)
     if kind == "index" or (kind == "typeop" and node[1] == "as"):

@@ -29,7 +29,6 @@ from sqlalchemy import (
     bindparam,
     false,
     func,
-    insert,
     or_,
     select,
     update,
@@ -58,13 +57,14 @@ class StoredResource:
     deleted: bool
     json: str | None
     method: str = "PUT"
+    # The row key, when read for a search (includes follow references by it).
+    pk: int | None = None
 
     def __reduce__(self) -> tuple[Any, ...]:
         # As NewResource.__reduce__.
         return StoredResource, (self.resource_type, self.id, self.version_id,
-                                self.last_updated, self.deleted, self.json, self.method)
-    # The row key, when read for a search (includes follow references by it).
-    pk: int | None = None
+                                self.last_updated, self.deleted, self.json, self.method,
+                                self.pk)
 
     @property
     def reference(self) -> str:
@@ -343,7 +343,8 @@ class Transaction:
             {"pk_": current.pk, "version_id": stored.version_id, "last_updated": last_updated,
              "deleted": True, "content": None},
         )
-        await self.conn.execute(_INSERT_VERSION, _version_row(current.pk, stored))
+        await insert_rows(self.conn, {
+            resource_version: Batch(_VERSION_COLUMNS, [_version_values(current.pk, stored)])})
         await self._delete_index(current.pk)
         return stored
 
@@ -417,11 +418,8 @@ class Transaction:
         batches = _index_batches()
         versions = batches[resource_version] = Batch(_VERSION_COLUMNS)
         for pk, item in written:
-            stored = item.stored
-            versions.rows.append((pk, stored.version_id, stored.resource_type, stored.id,
-                                  stored.last_updated, stored.deleted, stored.method,
-                                  stored.json))
-            _add_index_rows(batches, pk, stored.resource_type, item.index)
+            versions.rows.append(_version_values(pk, item.stored))
+            _add_index_rows(batches, pk, item.stored.resource_type, item.index)
         await insert_rows(self.conn, batches)
 
     async def _delete_index(self, pk: int) -> None:
@@ -436,7 +434,6 @@ _CURRENT = select(
         resource.c.id == bindparam("id"))
 _CURRENT_FOR_UPDATE = _CURRENT.with_for_update()
 _UPDATE_CURRENT = update(resource).where(resource.c.pk == bindparam("pk_"))
-_INSERT_VERSION = insert(resource_version)
 _INSERT_CURRENT_PG = (
     pg_insert(resource).on_conflict_do_nothing(index_elements=["resource_type", "id"])
     .returning(resource.c.pk, resource.c.resource_type, resource.c.id)
@@ -497,11 +494,10 @@ def prepare_new(resource_data: dict[str, Any], resource_id: str | None = None) -
     return _prepare(resource_data, resource_type, resource_id or new_id(), 1, "POST")
 
 
-def _version_row(pk: int, stored: StoredResource) -> dict[str, Any]:
-    return {"resource_pk": pk, "version_id": stored.version_id,
-            "resource_type": stored.resource_type, "id": stored.id,
-            "last_updated": stored.last_updated, "deleted": stored.deleted,
-            "method": stored.method, "content": stored.json}
+def _version_values(pk: int, stored: StoredResource) -> tuple[Any, ...]:
+    """A resource_version row, in the order of _VERSION_COLUMNS."""
+    return (pk, stored.version_id, stored.resource_type, stored.id, stored.last_updated,
+            stored.deleted, stored.method, stored.json)
 
 
 def _stored(resource_type: str, resource_id: str, current: _Current) -> StoredResource:

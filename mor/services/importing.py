@@ -35,8 +35,7 @@ from mor.fhir.errors import FhirError
 from mor.fhir.interactions import dispatch
 from mor.fhir.requests import FhirRequest
 from mor.fhir.store import NewResource, Store, prepare_new
-from mor.services.import_sources import InputFile
-from mor.services.import_sources import Item as _Item
+from mor.services.import_sources import InputFile, Item
 
 CHUNK_SIZE = 500
 # Smaller inputs are imported before worker processes would have started.
@@ -173,7 +172,7 @@ async def _refresh_statistics(engine: AsyncEngine, *, only_resources: bool = Fal
             await conn.exec_driver_sql(f"{command} {table.name}")
 
 
-async def import_items(store: Store, items: Iterator[_Item], report: ImportReport,
+async def import_items(store: Store, items: Iterator[Item], report: ImportReport,
                        committed: Callable[[int | None], None] = lambda _: None,
                        *, workers: int = 0) -> None:
     """Write the items in chunks; ``committed`` learns the position (``Item.position``)
@@ -184,7 +183,7 @@ async def import_items(store: Store, items: Iterator[_Item], report: ImportRepor
     instead of taking turns. Chunks are still written in order.
     """
     with _Preparer(workers) as preparer:
-        pending: deque[tuple[list[_Item], asyncio.Future[list[NewResource | str]]]] = deque()
+        pending: deque[tuple[list[Item], asyncio.Future[list[NewResource | str]]]] = deque()
         chunks = 0
 
         async def write_pending(keep: int) -> None:
@@ -199,7 +198,7 @@ async def import_items(store: Store, items: Iterator[_Item], report: ImportRepor
                     # it, or each chunk's lookup of existing ids becomes a full scan.
                     await _refresh_statistics(store.engine, only_resources=True)
 
-        chunk: list[_Item] = []
+        chunk: list[Item] = []
         for item in items:
             resource = item.resource
             if isinstance(resource, dict) and resource.get("resourceType") == "Bundle" and (
@@ -256,7 +255,7 @@ class _Preparer:
         if self.pool is not None:
             self.pool.shutdown(cancel_futures=True)
 
-    def submit(self, chunk: list[_Item]) -> asyncio.Future[list[NewResource | str]]:
+    def submit(self, chunk: list[Item]) -> asyncio.Future[list[NewResource | str]]:
         resources = [item.resource for item in chunk]
         loop = asyncio.get_running_loop()
         if self.pool is not None:
@@ -266,11 +265,11 @@ class _Preparer:
         return done
 
 
-async def _write_chunk(store: Store, chunk: list[_Item], prepared: list[NewResource | str],
+async def _write_chunk(store: Store, chunk: list[Item], prepared: list[NewResource | str],
                        report: ImportReport) -> None:
     """New resources go in with one statement per table for the whole chunk; resources
     that already exist are updated one by one (unchanged ones make no new version)."""
-    new_items: list[tuple[_Item, NewResource]] = []
+    new_items: list[tuple[Item, NewResource]] = []
     rejected: list[Rejection] = []
     for item, outcome in zip(chunk, prepared, strict=True):
         if isinstance(outcome, str):
@@ -282,7 +281,7 @@ async def _write_chunk(store: Store, chunk: list[_Item], prepared: list[NewResou
             keys = [(new.stored.resource_type, new.stored.id) for _, new in new_items]
             stored = await tx.existing(keys)
             fresh: list[NewResource] = []
-            later: list[_Item] = []
+            later: list[Item] = []
             for (item, new), key in zip(new_items, keys, strict=True):
                 if key in stored:
                     later.append(item)
@@ -304,7 +303,7 @@ async def _write_chunk(store: Store, chunk: list[_Item], prepared: list[NewResou
     report.rejected.extend(rejected)
 
 
-async def _write_one_by_one(store: Store, chunk: list[_Item], report: ImportReport) -> None:
+async def _write_one_by_one(store: Store, chunk: list[Item], report: ImportReport) -> None:
     async with store.writing() as tx:
         for item in chunk:
             resource = item.resource
@@ -327,7 +326,7 @@ async def _write_one_by_one(store: Store, chunk: list[_Item], report: ImportRepo
             report.loaded[resource_type] += 1
 
 
-async def _import_bundle(store: Store, item: _Item, report: ImportReport) -> None:
+async def _import_bundle(store: Store, item: Item, report: ImportReport) -> None:
     request = FhirRequest(method="POST", path="", body=item.resource, prefer_return="minimal")
     try:
         response = await dispatch(store, request)
