@@ -16,10 +16,15 @@ import mor
 from mor.api.http_fhir import FhirEndpoint
 from mor.config import Settings
 from mor.db.engine import create_engine
+from mor.fhir.permissions import UNRESTRICTED, Caller
 from mor.fhir.store import Store
 from mor.services.bulk_export import BulkExport
 
 _FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+
+async def _open_access(_request: Request) -> Caller:
+    return UNRESTRICTED
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -29,7 +34,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     export = BulkExport(store, settings.export_dir)
     fhir = FhirEndpoint(store, max_body_bytes=settings.max_body_bytes,
                         base_url=settings.base_url and settings.base_url + "/fhir",
-                        export=export)
+                        authenticate=_open_access, export=export)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

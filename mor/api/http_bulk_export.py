@@ -13,6 +13,7 @@ from typing import Any
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from mor.fhir.errors import BadRequest, MethodNotAllowed
+from mor.fhir.permissions import Interaction
 from mor.fhir.requests import FhirRequest
 from mor.services.bulk_export import Accepted, BulkExport, parse_kickoff
 
@@ -24,6 +25,9 @@ def is_export_path(path: str) -> bool:
 
 async def answer(export: BulkExport, request: FhirRequest, prefer: str,
                  request_url: str) -> Response:
+    # Status and files too: an export is the whole of what it covers, so only a caller
+    # allowed to export may follow one.
+    request.caller.check(Interaction.EXPORT, None)
     segments = request.path.split("/")
     if segments[0] == "$export-status" and len(segments) == 2:
         return await _status(export, request, segments[1])

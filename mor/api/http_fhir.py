@@ -9,6 +9,7 @@ What a request means is decided by :mod:`mor.fhir.interactions`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -28,11 +29,15 @@ from mor.fhir.errors import (
 )
 from mor.fhir.interactions import dispatch
 from mor.fhir.outcome import operation_outcome, outcome_for_error
+from mor.fhir.permissions import Caller
 from mor.fhir.requests import PREFER_RETURN, FhirRequest, FhirResponse
 from mor.fhir.store import Store
 from mor.services.bulk_export import BulkExport
 
 log = logging.getLogger("mor.api")
+
+# Who sent an HTTP request: raises Unauthorized when their credentials are not good.
+Authenticator = Callable[[Request], Awaitable[Caller]]
 
 FHIR_JSON = "application/fhir+json"
 _JSON_TYPES = ("application/fhir+json", "application/json", "json", "application/json+fhir")
@@ -45,8 +50,9 @@ class FhirEndpoint:
     """The ASGI handler mounted at the FHIR base."""
 
     def __init__(self, store: Store, *, max_body_bytes: int, base_url: str | None,
-                 export: BulkExport | None = None) -> None:
+                 authenticate: Authenticator, export: BulkExport | None = None) -> None:
         self.store = store
+        self.authenticate = authenticate
         self.export = export
         self.max_body_bytes = max_body_bytes
         self.base_url = base_url
@@ -86,6 +92,7 @@ class FhirEndpoint:
         return FhirRequest(
             method=method,
             path=path.strip("/"),
+            caller=await self.authenticate(request),
             params=params,
             body=body,
             if_match=request.headers.get("if-match"),

@@ -23,6 +23,7 @@ import orjson
 
 from mor.fhir.errors import BadRequest, FhirError, Issue, PreconditionFailed
 from mor.fhir.outcome import outcome_for_error
+from mor.fhir.permissions import Interaction
 from mor.fhir.requests import FhirRequest, FhirResponse
 from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search import compile_search
@@ -54,7 +55,7 @@ async def process_bundle(store: Store, request: FhirRequest) -> FhirResponse:
         )
     entries = _parse_entries(bundle, request)
     if bundle_type == "transaction":
-        async with store.writing() as tx:
+        async with store.writing(request.caller.visibility) as tx:
             responses = await _run_transaction(tx, entries, request)
         kind = "transaction-response"
     else:
@@ -88,7 +89,7 @@ def _parse_entries(bundle: dict[str, Any], outer: FhirRequest) -> list[_Entry]:
             method, _relative_url(url), body=_entry_body(raw, method),
             if_match=req.get("ifMatch"), if_none_exist=req.get("ifNoneExist"),
             prefer_return=outer.prefer_return, prefer_strict=outer.prefer_strict,
-            base_url=outer.base_url,
+            base_url=outer.base_url, caller=outer.caller,
         )
         if request.path == "" and method == "POST":
             raise BadRequest(f"{where}: a Bundle entry cannot POST another batch or transaction")
@@ -169,6 +170,7 @@ async def _run_creates(
     for entry in creates:
         request = entry.request
         try:
+            request.caller.check(Interaction.CREATE, request.path)
             if request.if_none_exist:
                 existing = await tx.read_many(await _pks(tx, request.path,
                                                          request.if_none_exist))
@@ -206,7 +208,8 @@ async def _pks(tx: Transaction, resource_type: str, criteria: str | None) -> lis
     if not criteria:
         return []
     params = parse_qsl(criteria.split("?", 1)[-1], keep_blank_values=True)
-    return await tx.find(compile_search(resource_type, params, strict=True).query, limit=2)
+    return await tx.find(compile_search(resource_type, params, strict=True,
+                                         extra=tx.limits()).query, limit=2)
 
 
 async def _assign_identities(tx: Transaction, entries: list[_Entry]) -> dict[str, str]:

@@ -41,6 +41,20 @@ class InvalidResource(BadRequest):
     code = "structure"
 
 
+class Unauthorized(FhirError):
+    """No credentials, or credentials mor does not accept (expired, revoked, unknown)."""
+
+    status = 401
+    code = "login"
+
+
+class Forbidden(FhirError):
+    """Who is asking is known, and may not do this."""
+
+    status = 403
+    code = "forbidden"
+
+
 class UnknownResourceType(FhirError):
     status = 404
     code = "not-supported"

@@ -23,6 +23,7 @@ from mor.fhir.errors import (
 )
 from mor.fhir.indexing import date_range
 from mor.fhir.outcome import informational
+from mor.fhir.permissions import Interaction
 from mor.fhir.requests import FhirRequest, FhirResponse
 from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search import compile_search
@@ -53,10 +54,11 @@ async def dispatch(store: Store, request: FhirRequest) -> FhirResponse:
 
         _only(request, "GET", "HEAD")
         return FhirResponse(200, body=capability_statement(request.base_url))
+    visibility = request.caller.visibility
     if request.method in READ_METHODS or _is_search_post(request):
-        async with store.reading() as tx:
+        async with store.reading(visibility) as tx:
             return await execute(tx, request)
-    async with store.writing() as tx:
+    async with store.writing(visibility) as tx:
         return await execute(tx, request)
 
 
@@ -64,16 +66,20 @@ async def execute(tx: Transaction, request: FhirRequest) -> FhirResponse:
     """Answer a request inside the caller's transaction."""
     segments = [s for s in request.path.split("/") if s] if request.path else []
     method = request.method
+    check = request.caller.check
     if not segments:
         if method in READ_METHODS:
+            check(Interaction.SEARCH, None)
             return await system_search(tx, request)
         raise MethodNotAllowed(f"{method} is not allowed on the FHIR base; POST a Bundle")
     if segments == ["_search"]:
         _only(request, "POST")
+        check(Interaction.SEARCH, None)
         return await system_search(tx, request)
     if len(segments) == 3 and segments[0] == "Patient" and segments[2] == "$everything":
         _only(request, "GET", "HEAD", "POST")
         check_id(segments[1])
+        check(Interaction.SEARCH, "Patient")
         return await everything(tx, request, segments[1])
     operation = next((s for s in segments if s.startswith("$")), None)
     if operation is not None:
@@ -82,6 +88,7 @@ async def execute(tx: Transaction, request: FhirRequest) -> FhirResponse:
             "GET /metadata lists what is")
     if segments == ["_history"]:
         _only(request, "GET", "HEAD")
+        check(Interaction.HISTORY, None)
         return await _history(tx, request, None, None)
     resource_type = segments[0]
     check_resource_type(resource_type)
@@ -90,9 +97,11 @@ async def execute(tx: Transaction, request: FhirRequest) -> FhirResponse:
         return await _type_level(tx, request, resource_type)
     if rest == ["_search"]:
         _only(request, "POST")
+        check(Interaction.SEARCH, resource_type)
         return await type_search(tx, request, resource_type)
     if rest == ["_history"]:
         _only(request, "GET", "HEAD")
+        check(Interaction.HISTORY, resource_type)
         return await _history(tx, request, resource_type, None)
     resource_id = rest[0]
     check_id(resource_id)
@@ -100,13 +109,16 @@ async def execute(tx: Transaction, request: FhirRequest) -> FhirResponse:
         return await _instance_level(tx, request, resource_type, resource_id)
     if rest[1] == "_history" and len(rest) == 2:
         _only(request, "GET", "HEAD")
+        check(Interaction.HISTORY, resource_type)
         return await _history(tx, request, resource_type, resource_id)
     if len(rest) == 2 and resource_type in compartment_types() and (
             rest[1] in RESOURCE_TYPES or rest[1] == "*"):
         _only(request, "GET", "HEAD")
+        check(Interaction.SEARCH, None if rest[1] == "*" else rest[1])
         return await compartment_search(tx, request, resource_type, resource_id, rest[1])
     if rest[1] == "_history" and len(rest) == 3:
         _only(request, "GET", "HEAD")
+        check(Interaction.READ, resource_type)
         version = _version_number(rest[2])
         stored = await tx.read_version(resource_type, resource_id, version)
         return FhirResponse(200, stored=stored)
@@ -118,9 +130,12 @@ async def execute(tx: Transaction, request: FhirRequest) -> FhirResponse:
 
 async def _type_level(tx: Transaction, request: FhirRequest, resource_type: str) -> FhirResponse:
     method = request.method
+    check = request.caller.check
     if method in READ_METHODS:
+        check(Interaction.SEARCH, resource_type)
         return await type_search(tx, request, resource_type)
     if method == "POST":
+        check(Interaction.CREATE, resource_type)
         resource_data = require_resource(request.body, resource_type)
         if request.if_none_exist:
             existing = await _conditional_match(tx, resource_type, request.if_none_exist,
@@ -130,6 +145,7 @@ async def _type_level(tx: Transaction, request: FhirRequest, resource_type: str)
         stored = await tx.create(resource_data)
         return _write_response(request, 201, stored)
     if method in ("PUT", "DELETE", "PATCH"):
+        check(Interaction.DELETE if method == "DELETE" else Interaction.UPDATE, resource_type)
         criteria = urlencode(request.params)
         if not request.params:
             raise BadRequest(
@@ -157,6 +173,7 @@ async def _conditional_update(
     resource_data = require_resource(request.body, resource_type)
     body_id = resource_data.get("id")
     if existing is None:
+        request.caller.check(Interaction.CREATE, resource_type)
         if isinstance(body_id, str) and body_id:
             stored, _ = await tx.update(resource_type, body_id, resource_data)
         else:
@@ -180,7 +197,7 @@ async def _conditional_match(
     params = parse_qsl(query, keep_blank_values=True)
     if not params:
         raise BadRequest(f"{what} has no search criteria: give e.g. identifier=system|value")
-    compiled = compile_search(resource_type, params, strict=True)
+    compiled = compile_search(resource_type, params, strict=True, extra=tx.limits())
     await tx.lock_criteria(resource_type, urlencode(sorted(params)))
     pks = await tx.find(compiled.query, limit=2)
     if len(pks) > 1:
@@ -200,8 +217,14 @@ async def _instance_level(
     tx: Transaction, request: FhirRequest, resource_type: str, resource_id: str
 ) -> FhirResponse:
     method = request.method
+    check = request.caller.check
     if method in READ_METHODS:
+        check(Interaction.READ, resource_type)
         return FhirResponse(200, stored=await tx.read(resource_type, resource_id))
+    if method in ("PUT", "PATCH"):
+        check(Interaction.UPDATE, resource_type)
+    elif method == "DELETE":
+        check(Interaction.DELETE, resource_type)
     if method == "PUT":
         resource_data = require_resource(request.body, resource_type)
         body_id = resource_data.get("id")
@@ -217,6 +240,9 @@ async def _instance_level(
             )
         stored, created = await tx.update(resource_type, resource_id, resource_data,
                                           if_match=request.if_match_version())
+        if created:
+            # An update that creates is a create; refused, it rolls back with the transaction.
+            check(Interaction.CREATE, resource_type)
         return _write_response(request, 201 if created else 200, stored)
     if method == "DELETE":
         return await _delete(tx, request, resource_type, resource_id)

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from mor.fhir.errors import BadRequest
+from mor.fhir.permissions import Caller
 from mor.fhir.store import StoredResource
 
 PREFER_RETURN = ("minimal", "representation", "OperationOutcome")
@@ -23,6 +24,8 @@ class FhirRequest:
     method: str
     # Path relative to the FHIR base, without leading slash: "Patient/123/_history/2".
     path: str
+    # Who asks; the store shows and changes only what they may.
+    caller: Caller
     params: list[tuple[str, str]] = field(default_factory=list)
     body: Any = None
     if_match: str | None = None

@@ -23,6 +23,8 @@ from typing import Any, Final
 
 import orjson
 from sqlalchemy import (
+    ColumnElement,
+    FromClause,
     Select,
     Table,
     and_,
@@ -40,10 +42,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from mor.db.bulk import Batch, delete_rows, insert_rows
 from mor.db.engine import WRITE_OPTION
 from mor.db.schema import INDEX_TABLES, resource, resource_version
-from mor.fhir.errors import BadRequest, Gone, NotFound, PreconditionFailed
+from mor.fhir.access_index import PATIENT_PARAM, access_rows
+from mor.fhir.errors import BadRequest, Forbidden, Gone, NotFound, PreconditionFailed
 from mor.fhir.indexing import IndexRow, index_rows
 from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.validation import check_id, check_resource_type, validate_resource
+from mor.fhir.visibility import Visibility
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,29 +120,43 @@ class Store:
         self._read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
-    async def writing(self) -> AsyncIterator[Transaction]:
+    async def writing(self, visibility: Visibility) -> AsyncIterator[Transaction]:
+        """A transaction that may write; everything it reads is limited by ``visibility``."""
         async with self._write_engine.begin() as conn:
-            yield Transaction(conn)
+            yield Transaction(conn, visibility)
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[Transaction]:
+    async def reading(self, visibility: Visibility) -> AsyncIterator[Transaction]:
+        """A read-only session whose every read is limited by ``visibility``."""
         async with self._read_engine.connect() as conn:
-            yield Transaction(conn)
+            yield Transaction(conn, visibility)
 
 
 class Transaction:
-    """The store's operations, all within one database transaction."""
+    """The store's operations, all within one database transaction.
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    Every read answers only what ``visibility`` allows; a resource outside it reads as
+    one that does not exist. Every write must leave the resource inside it."""
+
+    def __init__(self, conn: AsyncConnection, visibility: Visibility) -> None:
         self.conn = conn
         self.is_postgres = conn.dialect.name == "postgresql"
+        self.visibility = visibility
+
+    def visible(self, table: FromClause = resource) -> ColumnElement[bool]:
+        """SQL true for the rows of ``table`` (resource or an alias) this reader may see."""
+        return self.visibility.condition(table.c.pk, table.c.resource_type)
+
+    def limits(self, table: FromClause = resource) -> list[ColumnElement[bool]]:
+        """The conditions a search adds so it finds only what this reader may see."""
+        return [] if self.visibility.sees_everything else [self.visible(table)]
 
     # -- reading -------------------------------------------------------------
 
     async def read(self, resource_type: str, resource_id: str) -> StoredResource:
         check_resource_type(resource_type)
         current = await self._current(resource_type, resource_id)
-        if current is None:
+        if current is None or not await self._is_visible(current.pk):
             raise NotFound(f"{resource_type}/{resource_id} does not exist")
         stored = _stored(resource_type, resource_id, current)
         if current.deleted:
@@ -160,6 +178,7 @@ class Transaction:
                     resource_version.c.deleted,
                     resource_version.c.content,
                     resource_version.c.method,
+                    resource_version.c.resource_pk,
                 ).where(
                     resource_version.c.resource_type == resource_type,
                     resource_version.c.id == resource_id,
@@ -167,7 +186,7 @@ class Transaction:
                 )
             )
         ).first()
-        if row is None:
+        if row is None or not await self._is_visible(row[5]):
             raise NotFound(f"{resource_type}/{resource_id} has no version {version_id}")
         stored = StoredResource(resource_type, resource_id, row[0], row[1], row[2], row[3], row[4])
         if stored.deleted:
@@ -183,7 +202,7 @@ class Transaction:
                 select(
                     resource.c.pk, resource.c.resource_type, resource.c.id,
                     resource.c.version_id, resource.c.last_updated, resource.c.content,
-                ).where(resource.c.pk.in_(list(pks)))
+                ).where(resource.c.pk.in_(list(pks)), self.visible())
             )
         ).all()
         by_pk = {row[0]: StoredResource(row[1], row[2], row[3], row[4], False, row[5],
@@ -222,6 +241,8 @@ class Transaction:
             rv.c.resource_type, rv.c.id, rv.c.version_id, rv.c.last_updated,
             rv.c.deleted, rv.c.content, rv.c.method, rv.c.resource_pk,
         )
+        if not self.visibility.sees_everything:
+            query = query.where(self.visibility.condition(rv.c.resource_pk, rv.c.resource_type))
         if resource_type is not None:
             query = query.where(rv.c.resource_type == resource_type)
         if resource_id is not None:
@@ -262,6 +283,7 @@ class Transaction:
 
     async def insert_new(self, new: Sequence[NewResource]) -> list[StoredResource]:
         """Store prepared new resources with one statement per table, however many there are."""
+        await self._check_writable(new)
         for start in range(0, len(new), _CHUNK):
             chunk = new[start:start + _CHUNK]
             pks = await self._insert_currents([item.stored for item in chunk])
@@ -295,6 +317,7 @@ class Transaction:
                     "which does not exist; create it without If-Match"
                 )
             item = _prepare(resource_data, resource_type, resource_id, 1, method)
+            await self._check_writable([item])
             pk = (await self._insert_currents([item.stored]))[0]
             if pk is not None:
                 await self._write_versions([(pk, item)])
@@ -302,6 +325,7 @@ class Transaction:
             # Another transaction created it between our look and our insert.
             current = await self._current(resource_type, resource_id, for_update=True)
             assert current is not None
+        await self._check_changeable(resource_type, resource_id, current)
         _check_version(resource_type, resource_id, current, if_match)
         if not current.deleted and current.json is not None and _same_content(
             current.json, resource_data
@@ -311,6 +335,7 @@ class Transaction:
             resource_data, resource_type, resource_id, current.version_id + 1, method,
             not_before=current.last_updated,
         )
+        await self._check_writable([item])
         stored = item.stored
         await self.conn.execute(
             _UPDATE_CURRENT,
@@ -334,6 +359,7 @@ class Transaction:
                     "which is not current"
                 )
             return None
+        await self._check_changeable(resource_type, resource_id, current)
         _check_version(resource_type, resource_id, current, if_match)
         last_updated = max(now_micros(), current.last_updated + 1)
         stored = StoredResource(resource_type, resource_id, current.version_id + 1,
@@ -382,7 +408,7 @@ class Transaction:
             await self.conn.execute(table.delete().where(table.c.resource_pk.in_(pks)))
         batches = _index_batches()
         for pk, resource_type, content in rows:
-            _add_index_rows(batches, pk, resource_type, index_rows(orjson.loads(content)))
+            _add_index_rows(batches, pk, resource_type, all_index_rows(orjson.loads(content)))
         await insert_rows(self.conn, batches)
         return int(pks[-1]), len(pks)
 
@@ -393,6 +419,53 @@ class Transaction:
             await self.conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
 
     # -- internals -----------------------------------------------------------
+
+    async def _check_changeable(self, resource_type: str, resource_id: str,
+                                current: _Current) -> None:
+        if not current.deleted and not await self._is_visible(current.pk):
+            raise Forbidden(f"You may not change {resource_type}/{resource_id}")
+
+    async def _check_writable(self, new: Sequence[NewResource]) -> None:
+        """Refuse a write that would put a resource where its writer could not see it."""
+        visibility = self.visibility
+        if visibility.sees_everything:
+            return
+        owners: set[str] = set()
+        for item in new:
+            stored = item.stored
+            if not visibility.allows_type(stored.resource_type):
+                raise Forbidden(f"You may not write {stored.resource_type} resources")
+            patients = {row.columns["target_id"] for row in item.index
+                        if row.param == PATIENT_PARAM}
+            if not patients and not visibility.allows_unowned(stored.resource_type):
+                raise Forbidden(f"You may not write {stored.resource_type} resources that "
+                                "belong to no patient")
+            owners |= patients
+        if owners and not visibility.unrestricted:
+            allowed = await self._visible_patients(owners)
+            refused = sorted(owners - allowed)
+            if refused:
+                raise Forbidden(
+                    f"You may not write to the record of Patient/{refused[0]}: it is not a "
+                    "patient of yours, and they have not consented to share it with you")
+
+    async def _visible_patients(self, candidates: set[str]) -> set[str]:
+        ids = self.visibility.patient_ids()
+        if ids is None:
+            return set()
+        if isinstance(ids, list):
+            return candidates & set(ids)
+        visible = ids.subquery()
+        rows = await self.conn.execute(
+            select(visible.c[0]).where(visible.c[0].in_(sorted(candidates))))
+        return {row[0] for row in rows}
+
+    async def _is_visible(self, pk: int) -> bool:
+        if self.visibility.sees_everything:
+            return True
+        found = await self.conn.execute(
+            select(resource.c.pk).where(resource.c.pk == pk, self.visible()))
+        return found.first() is not None
 
     async def _current(
         self, resource_type: str, resource_id: str, *, for_update: bool = False
@@ -486,6 +559,12 @@ def _add_index_rows(batches: dict[Table, Batch], pk: int, resource_type: str,
              *[columns.get(name) for name in _OWN_COLUMNS[row.table]], row.group))
 
 
+def all_index_rows(body: dict[str, Any]) -> list[IndexRow]:
+    """The search-index rows of a resource, and the rows access control reads."""
+    rows = index_rows(body)
+    return rows + access_rows(body, rows)
+
+
 def prepare_new(resource_data: dict[str, Any], resource_id: str | None = None) -> NewResource:
     """Check a new resource and give it its id (a new UUID unless given) and version 1."""
     resource_type = str(resource_data.get("resourceType"))
@@ -537,7 +616,7 @@ def _prepare(
     json = orjson.dumps(body).decode()
     stored = StoredResource(resource_type, resource_id, version_id, last_updated, False, json,
                             method)
-    return NewResource(stored, tuple(index_rows(body)))
+    return NewResource(stored, tuple(all_index_rows(body)))
 
 
 def _without_server_meta(data: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from mor.fhir.search.conditions import Scope
 from mor.fhir.search.values import date_value
 from mor.fhir.store import Store
 from mor.fhir.timestamps import instant_from_micros, now_micros
+from mor.fhir.visibility import EVERYTHING
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +108,10 @@ class BulkExport:
 
     async def kick_off(self, request: ExportRequest, request_url: str, base_url: str) -> str:
         if request.group_id is not None:
-            async with self.store.reading() as tx:
+            async with self.store.reading(EVERYTHING) as tx:
                 await tx.read("Group", request.group_id)  # 404 before accepting the job
         job_id = str(uuid.uuid4())
-        async with self.store.writing() as tx:
+        async with self.store.writing(EVERYTHING) as tx:
             await tx.conn.execute(export_job.insert().values(
                 id=job_id, status="accepted", level=request.level, group_id=request.group_id,
                 types=None if request.types is None else orjson.dumps(request.types).decode(),
@@ -137,7 +138,7 @@ class BulkExport:
 
     async def cancel(self, job_id: str) -> None:
         await self._job(job_id)
-        async with self.store.writing() as tx:
+        async with self.store.writing(EVERYTHING) as tx:
             await tx.conn.execute(export_job.delete().where(export_job.c.id == job_id))
         shutil.rmtree(self._job_directory(job_id), ignore_errors=True)
 
@@ -149,7 +150,7 @@ class BulkExport:
         return self._job_directory(job_id) / name
 
     async def _job(self, job_id: str) -> Any:
-        async with self.store.reading() as tx:
+        async with self.store.reading(EVERYTHING) as tx:
             row = (await tx.conn.execute(
                 select(export_job).where(export_job.c.id == job_id))).first()
         if row is None:
@@ -181,7 +182,7 @@ class BulkExport:
         waiting = or_(export_job.c.status == "accepted",
                       (export_job.c.status == "in-progress")
                       & (export_job.c.heartbeat < now - STALE_MICROS))
-        async with self.store.writing() as tx:
+        async with self.store.writing(EVERYTHING) as tx:
             candidate = (await tx.conn.execute(
                 select(export_job.c.id).where(waiting).limit(1))).scalar()
             if candidate is None:
@@ -218,7 +219,7 @@ class BulkExport:
     async def _owners(self, row: Any) -> list[str] | None:
         if row.level != "group":
             return None
-        async with self.store.reading() as tx:
+        async with self.store.reading(EVERYTHING) as tx:
             group = (await tx.read("Group", row.group_id)).resource()
         owners = []
         for member in group.get("member") or []:
@@ -242,7 +243,7 @@ class BulkExport:
         last_pk = 0
         with path.open("wb") as out:
             while True:
-                async with self.store.reading() as tx:
+                async with self.store.reading(EVERYTHING) as tx:
                     rows = await tx.rows(
                         select(resource.c.pk, resource.c.content)
                         .where(*conditions, resource.c.pk > last_pk)
@@ -259,7 +260,7 @@ class BulkExport:
         return count
 
     async def _heartbeat(self, job_id: str, progress: str) -> None:
-        async with self.store.writing() as tx:
+        async with self.store.writing(EVERYTHING) as tx:
             result = await tx.conn.execute(
                 update(export_job).where(export_job.c.id == job_id)
                 .values(heartbeat=now_micros(), progress=progress))
@@ -268,7 +269,7 @@ class BulkExport:
 
     async def _finish(self, job_id: str, status: str, *, output: str | None = None,
                       error: str | None = None) -> None:
-        async with self.store.writing() as tx:
+        async with self.store.writing(EVERYTHING) as tx:
             await tx.conn.execute(
                 update(export_job).where(export_job.c.id == job_id)
                 .values(status=status, output=output, error=error, heartbeat=now_micros(),

@@ -33,8 +33,10 @@ from mor.db.engine import create_engine
 from mor.db.schema import INDEX_TABLES, resource
 from mor.fhir.errors import FhirError
 from mor.fhir.interactions import dispatch
+from mor.fhir.permissions import UNRESTRICTED
 from mor.fhir.requests import FhirRequest
 from mor.fhir.store import NewResource, Store, prepare_new
+from mor.fhir.visibility import EVERYTHING
 from mor.services.import_sources import InputFile, Item
 
 CHUNK_SIZE = 500
@@ -277,7 +279,7 @@ async def _write_chunk(store: Store, chunk: list[Item], prepared: list[NewResour
         else:
             new_items.append((item, outcome))
     try:
-        async with store.writing() as tx:
+        async with store.writing(EVERYTHING) as tx:
             keys = [(new.stored.resource_type, new.stored.id) for _, new in new_items]
             stored = await tx.existing(keys)
             fresh: list[NewResource] = []
@@ -304,7 +306,7 @@ async def _write_chunk(store: Store, chunk: list[Item], prepared: list[NewResour
 
 
 async def _write_one_by_one(store: Store, chunk: list[Item], report: ImportReport) -> None:
-    async with store.writing() as tx:
+    async with store.writing(EVERYTHING) as tx:
         for item in chunk:
             resource = item.resource
             if not isinstance(resource, dict):
@@ -327,7 +329,8 @@ async def _write_one_by_one(store: Store, chunk: list[Item], report: ImportRepor
 
 
 async def _import_bundle(store: Store, item: Item, report: ImportReport) -> None:
-    request = FhirRequest(method="POST", path="", body=item.resource, prefer_return="minimal")
+    request = FhirRequest(method="POST", path="", caller=UNRESTRICTED, body=item.resource,
+                          prefer_return="minimal")
     try:
         response = await dispatch(store, request)
     except FhirError as error:

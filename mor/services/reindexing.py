@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from mor.config import Settings
 from mor.db.engine import create_engine
 from mor.fhir.store import Store
+from mor.fhir.visibility import EVERYTHING
 
 BATCH = 500
 
@@ -24,7 +25,7 @@ async def reindex_all(settings: Settings, *, console: Console | None = None) -> 
     engine = create_engine(settings)
     try:
         store = Store(engine)
-        async with store.reading() as tx:
+        async with store.reading(EVERYTHING) as tx:
             total = await tx.count_current()
         done = 0
         last_pk = 0
@@ -32,7 +33,7 @@ async def reindex_all(settings: Settings, *, console: Console | None = None) -> 
                       console=console, disable=console is None, transient=True) as progress:
             task = progress.add_task("reindex", total=total)
             while True:
-                async with store.writing() as tx:
+                async with store.writing(EVERYTHING) as tx:
                     batch = await tx.reindex(last_pk, BATCH)
                 if batch is None:
                     return done

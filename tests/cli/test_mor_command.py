@@ -14,6 +14,7 @@ from mor.cli import app
 from mor.config import Settings
 from mor.db.engine import create_engine
 from mor.fhir.store import Store
+from mor.fhir.visibility import EVERYTHING
 
 runner = CliRunner()
 
@@ -31,7 +32,7 @@ def _read(tmp_path: Path, resource_type: str, resource_id: str) -> dict[str, obj
     async def read() -> dict[str, object] | None:
         engine = create_engine(Settings(database_url=_env(tmp_path)["MOR_DATABASE_URL"]))
         try:
-            async with Store(engine).reading() as tx:
+            async with Store(engine).reading(EVERYTHING) as tx:
                 try:
                     return (await tx.read(resource_type, resource_id)).resource()
                 except Exception:
@@ -145,7 +146,7 @@ def test_reindex_restores_search_index_rows(tmp_path: Path) -> None:
 
         engine = create_engine(settings)
         try:
-            async with Store(engine).reading() as tx:
+            async with Store(engine).reading(EVERYTHING) as tx:
                 return len(await tx.find(compile_search("Patient", [("family", "ສີ")]).query,
                                          limit=10))
         finally:
@@ -156,7 +157,7 @@ def test_reindex_restores_search_index_rows(tmp_path: Path) -> None:
 
         engine = create_engine(settings)
         try:
-            async with Store(engine).writing() as tx:
+            async with Store(engine).writing(EVERYTHING) as tx:
                 for table in INDEX_TABLES.values():
                     await tx.conn.execute(table.delete())
         finally:
@@ -213,7 +214,7 @@ def _count_resources(tmp_path: Path) -> int:
     async def count() -> int:
         engine = create_engine(Settings(database_url=_env(tmp_path)["MOR_DATABASE_URL"]))
         try:
-            async with Store(engine).reading() as tx:
+            async with Store(engine).reading(EVERYTHING) as tx:
                 return await tx.count_current()
         finally:
             await engine.dispose()

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from mor.db.schema import export_job
 from mor.fhir.timestamps import now_micros
+from mor.fhir.visibility import EVERYTHING
 from mor.services.bulk_export import STALE_MICROS, BulkExport, parse_kickoff
 
 
@@ -23,7 +24,7 @@ async def test_a_job_left_behind_by_a_dead_worker_is_finished(
     request = parse_kickoff("$export", [("_type", "Patient")], prefer_async=True)
     job_id = await export.kick_off(request, "http://mor.test/fhir/$export", "http://mor.test/fhir")
     # A worker claimed it, then its process died: the heartbeat stopped long ago.
-    async with store.writing() as tx:
+    async with store.writing(EVERYTHING) as tx:
         await tx.conn.execute(update(export_job).where(export_job.c.id == job_id).values(
             status="in-progress", heartbeat=now_micros() - 2 * STALE_MICROS))
     assert await export._claim() == job_id
@@ -35,7 +36,7 @@ async def test_a_job_left_behind_by_a_dead_worker_is_finished(
                                    "url": f"http://mor.test/fhir/$export-file/{job_id}/"
                                           "Patient.ndjson"}]
     assert (tmp_path / job_id / "Patient.ndjson").read_text().count("\n") == 1
-    async with store.reading() as tx:
+    async with store.reading(EVERYTHING) as tx:
         status = (await tx.conn.execute(
             select(export_job.c.status).where(export_job.c.id == job_id))).scalar()
     assert status == "completed"

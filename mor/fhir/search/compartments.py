@@ -1,48 +1,21 @@
-"""Compartments: the resources that belong to one patient (or encounter, practitioner,
-related person or device), as the R4 CompartmentDefinitions say.
+"""Compartment search: the resources that belong to one patient (or encounter,
+practitioner, related person or device), as the R4 CompartmentDefinitions say.
 
-``data/compartments.json`` is generated from those definitions by
-``scripts/generate_search_parameters.py``. A resource is in ``Patient/123``'s
-compartment when one of the listed reference parameters of its type points at
-``Patient/123``; the patient is in its own compartment.
+A resource is in ``Patient/123``'s compartment when one of the listed reference
+parameters of its type points at ``Patient/123``; the patient is in its own compartment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from functools import cache
-from pathlib import Path
-from types import MappingProxyType
+from collections.abc import Sequence
 
-import orjson
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
 from mor.db.schema import idx_reference
-from mor.fhir.errors import BadRequest
+from mor.fhir.compartment_definitions import compartment_types, members
 from mor.fhir.search.conditions import Scope
 
-_DATA = Path(__file__).parent.parent / "data" / "compartments.json"
-
-
-@cache
-def _all() -> Mapping[str, Mapping[str, tuple[str, ...]]]:
-    raw = orjson.loads(_DATA.read_bytes())
-    return MappingProxyType({
-        code: MappingProxyType({t: tuple(params) for t, params in members.items()})
-        for code, members in raw.items()})
-
-
-def compartment_types() -> tuple[str, ...]:
-    return tuple(_all())
-
-
-def members(compartment: str) -> Mapping[str, tuple[str, ...]]:
-    """Resource types in the compartment, with the parameters that link them to it."""
-    found = _all().get(compartment)
-    if found is None:
-        raise BadRequest(f"{compartment} is not a compartment; the compartments are "
-                         f"{', '.join(_all())}")
-    return found
+__all__ = ["compartment_types", "in_compartment", "members"]
 
 
 def in_compartment(scope: Scope, compartment: str,

@@ -61,7 +61,7 @@ async def _included(tx: Transaction, compiled: CompiledSearch,
             return included
         found_now: list[Found] = []
         for rule in rules:
-            query = include_query(rule, frontier)
+            query = include_query(rule, frontier, tx)
             if query is None:
                 continue
             for row in await tx.rows(query.limit(MAX_INCLUDED + 1)):

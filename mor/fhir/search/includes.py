@@ -20,6 +20,7 @@ from mor.db.schema import idx_reference, resource
 from mor.fhir.errors import BadRequest
 from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search_parameters import parameters_for
+from mor.fhir.store import Transaction
 
 # A page never brings more than this many included resources; the Bundle says so
 # when the limit cuts some off, so the client can narrow the search.
@@ -83,11 +84,13 @@ class Found:
     id: str
 
 
-def include_query(include: Include, sources: Sequence[Found]) -> Select[Any] | None:
-    """The resources ``include`` adds for ``sources``; None when it adds none."""
+def include_query(include: Include, sources: Sequence[Found], tx: Transaction
+                  ) -> Select[Any] | None:
+    """The resources ``include`` adds for ``sources`` that the reader of ``tx`` may see;
+    None when it adds none."""
     ref = idx_reference.alias()
     other = resource.alias()
-    conditions: list[ColumnElement[bool]] = [other.c.deleted == false()]
+    conditions: list[ColumnElement[bool]] = [other.c.deleted == false(), *tx.limits(other)]
     if include.param is not None:
         conditions.append(ref.c.param == include.param)
     if include.source_type is not None:

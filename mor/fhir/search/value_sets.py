@@ -39,7 +39,7 @@ async def _value_set_codes(tx: Transaction, url: str, depth: int) -> ValueSetCod
                          "deep")
     canonical, _, version = url.partition("|")
     params = [("url", canonical)] + ([("version", version)] if version else [])
-    pks = await tx.find(compile_search("ValueSet", params).query, limit=1)
+    pks = await tx.find(compile_search("ValueSet", params, extra=tx.limits()).query, limit=1)
     stored = await tx.read_many(pks)
     if not stored:
         return None
