@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mor.cli_access import client_app, user_app
 from mor.config import ConfigError, Settings
 
 app = typer.Typer(
@@ -19,6 +20,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(client_app, name="client")
 console = Console()
 
 

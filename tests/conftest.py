@@ -21,14 +21,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from joserfc.jwk import ECKey
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.applications import Starlette
 
 from mor.api.app import create_app
+from mor.auth.clients import Clients
+from mor.auth.tokens import Tokens
 from mor.config import Settings
-from mor.db.engine import async_database_url
+from mor.db.engine import async_database_url, create_engine
 from mor.db.migrate import upgrade
 from mor.db.schema import metadata
 
@@ -76,9 +79,15 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
     await application.state.store.engine.dispose()
 
 
+# Accounts, registered apps and tokens: not part of the FHIR store.
+ACCESS_TABLES = frozenset({"account", "oauth_client", "oauth_token", "oauth_assertion"})
+
+
 async def empty_database(app: Starlette) -> None:
     engine = app.state.store.engine
-    tables = [table.name for table in reversed(metadata.sorted_tables)]
+    # Accounts and tokens stay: a session's tokens (live_headers) outlive each test.
+    tables = [table.name for table in reversed(metadata.sorted_tables)
+              if table.name not in ACCESS_TABLES]
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY"))
@@ -89,20 +98,43 @@ async def empty_database(app: Starlette) -> None:
 
 @pytest.fixture
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client talking to mor in-process, on an empty database."""
+    """An HTTP client talking to mor in-process, on an empty database, as a backend
+    service allowed everything (``system/*.cruds``)."""
     await empty_database(app)
+    token = await backend_token(app.state.store.engine, "system/*.cruds")
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://mor.test/fhir") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://mor.test/fhir",
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
         http.app = app  # type: ignore[attr-defined]
         yield http
 
 
+def auth_headers(client: httpx.AsyncClient) -> dict[str, str]:
+    """The credentials of ``client``, for another HTTP client on the same database."""
+    return {"Authorization": client.headers["authorization"]}
+
+
+async def backend_token(engine: AsyncEngine, scope: str) -> str:
+    """An access token of a freshly registered backend service with these scopes."""
+    registered = await Clients(engine).add(
+        f"test service {uuid.uuid4().hex[:6]}", scope=scope,
+        jwks={"keys": [ECKey.generate_key("P-384").as_dict(private=False)]})
+    answer = await Tokens(engine).issue(client_id=registered.client.client_id,
+                                        account_id=None, scope=registered.client.scope)
+    return str(answer["access_token"])
+
+
+
+
 async def table_row_counts(client: httpx.AsyncClient) -> dict[str, int]:
-    """Rows in each table of the store behind an in-process client, leaving out empty ones."""
+    """Rows in each table of the store behind an in-process client, leaving out empty ones
+    and those of accounts and tokens."""
     engine = client.app.state.store.engine  # type: ignore[attr-defined]
     counts = {}
     async with engine.connect() as conn:
         for table in metadata.sorted_tables:
+            if table.name in ACCESS_TABLES:
+                continue
             count = (await conn.execute(text(f"SELECT count(*) FROM {table.name}"))).scalar_one()
             if count:
                 counts[table.name] = int(count)
@@ -112,6 +144,19 @@ async def table_row_counts(client: httpx.AsyncClient) -> dict[str, int]:
 @pytest.fixture
 def backend(database_url: str) -> str:
     return "postgresql" if database_url.startswith("postgresql") else "sqlite"
+
+
+@pytest.fixture(scope="session")
+def live_headers(settings: Settings) -> dict[str, str]:
+    """Credentials of a backend service allowed everything, for talking to live_server."""
+    async def register() -> str:
+        engine = create_engine(settings)
+        try:
+            return await backend_token(engine, "system/*.cruds")
+        finally:
+            await engine.dispose()
+
+    return {"Authorization": f"Bearer {asyncio.run(register())}"}
 
 
 @pytest.fixture(scope="session")

@@ -13,18 +13,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import mor
+from mor.api.http_auth import BearerAuthentication, SmartEndpoints
 from mor.api.http_fhir import FhirEndpoint
+from mor.auth.smart_server import SmartServer
 from mor.config import Settings
 from mor.db.engine import create_engine
-from mor.fhir.permissions import UNRESTRICTED, Caller
 from mor.fhir.store import Store
 from mor.services.bulk_export import BulkExport
 
 _FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-
-
-async def _open_access(_request: Request) -> Caller:
-    return UNRESTRICTED
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -34,7 +31,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     export = BulkExport(store, settings.export_dir)
     fhir = FhirEndpoint(store, max_body_bytes=settings.max_body_bytes,
                         base_url=settings.base_url and settings.base_url + "/fhir",
-                        authenticate=_open_access, export=export)
+                        authenticate=BearerAuthentication(engine), export=export)
+    smart = SmartEndpoints(SmartServer(engine), settings.base_url)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -58,6 +56,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(
         routes=[
             Route("/", home, methods=["GET"]),
+            Route("/fhir/.well-known/smart-configuration", smart.configuration,
+                  methods=["GET"]),
+            Route("/.well-known/smart-configuration", smart.configuration, methods=["GET"]),
+            Route("/auth/token", smart.token, methods=["POST"]),
+            Route("/auth/revoke", smart.revoke, methods=["POST"]),
+            Route("/auth/introspect", smart.introspect, methods=["POST"]),
             Route("/fhir", fhir.handle, methods=_FHIR_METHODS),
             Route("/fhir/{path:path}", fhir.handle, methods=_FHIR_METHODS),
         ],

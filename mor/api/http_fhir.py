@@ -69,7 +69,10 @@ class FhirEndpoint:
             fhir_response = await dispatch(self.store, fhir_request)
             return _render(fhir_response, fhir_request, pretty=pretty)
         except FhirError as error:
-            return _json_response(error.status, outcome_for_error(error), pretty=pretty)
+            # RFC 6750: a 401 says how to authenticate.
+            headers = {"WWW-Authenticate": 'Bearer realm="mor"'} if error.status == 401 else None
+            return _json_response(error.status, outcome_for_error(error), headers,
+                                  pretty=pretty)
         except Exception:
             # Never a stack trace to the client; the log has it for the operator.
             log.exception("Unexpected error answering %s %s", request.method, request.url.path)
@@ -81,6 +84,8 @@ class FhirEndpoint:
 
     async def _fhir_request(self, request: Request) -> FhirRequest:
         base_url = self.base_url or str(request.base_url).rstrip("/") + "/fhir"
+        # Before the body is read: a stranger's upload is refused unread.
+        caller = await self.authenticate(request)
         path = request.path_params.get("path", "")
         params = [(k, v) for k, v in parse_qsl(request.url.query, keep_blank_values=True)]
         body: Any = None
@@ -92,7 +97,7 @@ class FhirEndpoint:
         return FhirRequest(
             method=method,
             path=path.strip("/"),
-            caller=await self.authenticate(request),
+            caller=caller,
             params=params,
             body=body,
             if_match=request.headers.get("if-match"),

@@ -184,6 +184,75 @@ export_job = Table(
 )
 Index("ix_export_job_status", export_job.c.status)
 
+# -- accounts and OAuth (not clinical data, so ordinary tables) ------------------
+
+account = Table(
+    "account",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    # What the person signs in with: a staff login name, an e-mail address or a phone
+    # number; stored lower-cased.
+    Column("username", String(200), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),  # Argon2id, with its parameters
+    # doctor, nurse, pharmacist, centre-admin, city-admin or patient (mor.auth.roles).
+    Column("role", String(32), nullable=False),
+    # The FHIR resource the account is: Practitioner/x for staff, Patient/y for patients.
+    Column("fhir_user", String(200), nullable=True),
+    # JSON list of the Organization ids (health centres) a staff member works for.
+    Column("organizations", Text, nullable=True),
+    Column("totp_secret", Text, nullable=True),
+    # A patient account sees records only once the person's identity was checked.
+    Column("verified", Boolean, nullable=False, default=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", BigInteger, nullable=True),
+    Column("created", BigInteger, nullable=False),
+)
+
+oauth_client = Table(
+    "oauth_client",
+    metadata,
+    # A registered SMART app or backend service.
+    Column("client_id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    # none (a public app with PKCE), client_secret_basic or private_key_jwt.
+    Column("auth_method", String(32), nullable=False),
+    Column("grant_types", Text, nullable=False),  # JSON list
+    Column("redirect_uris", Text, nullable=False),  # JSON list
+    Column("scope", Text, nullable=False),  # the scopes it may ask for, space-separated
+    Column("jwks", Text, nullable=True),  # JSON Web Key Set for private_key_jwt
+    Column("secret_hash", Text, nullable=True),  # Argon2id of a confidential app's secret
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created", BigInteger, nullable=False),
+)
+
+oauth_token = Table(
+    "oauth_token",
+    metadata,
+    # Only a SHA-256 of each token is kept: a copy of the database gives no usable token.
+    Column("token_hash", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),  # access or refresh
+    # The access and refresh tokens of one grant share it; revoking one revokes both.
+    Column("grant_id", String(64), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("account_id", String(64), nullable=True),
+    Column("scope", Text, nullable=False),
+    Column("patient", String(64), nullable=True),  # launch/patient context
+    Column("issued", BigInteger, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+Index("ix_oauth_token_grant", oauth_token.c.grant_id)
+
+oauth_assertion = Table(
+    "oauth_assertion",
+    metadata,
+    # The jti of each client assertion used, until it expires: a replayed one is refused.
+    Column("client_id", String(64), primary_key=True),
+    Column("jti", String(200), primary_key=True),
+    Column("expires", BigInteger, nullable=False),
+)
+
 INDEX_TABLES: dict[str, Table] = {
     "string": idx_string,
     "token": idx_token,

@@ -41,7 +41,9 @@ _EXTRA_PATIENT_LINKS: Final = {
 
 
 @cache
-def _patient_links() -> Mapping[str, frozenset[str]]:
+def patient_links() -> Mapping[str, frozenset[str]]:
+    """Resource types that can be part of a patient's record, with the reference
+    parameters that say whose."""
     links = {t: frozenset(params) for t, params in members("Patient").items()}
     links.update({t: frozenset(params) for t, params in _EXTRA_PATIENT_LINKS.items()})
     return links
@@ -54,7 +56,7 @@ def access_rows(resource: Mapping[str, Any], rows: Sequence[IndexRow]) -> list[I
     patients: set[str] = set()
     if resource_type == "Patient" and isinstance(resource.get("id"), str):
         patients.add(resource["id"])
-    links = _patient_links().get(str(resource_type), frozenset())
+    links = patient_links().get(str(resource_type), frozenset())
     for row in rows:
         if row.table == "reference" and row.param in links and row.group is None:
             columns = row.columns

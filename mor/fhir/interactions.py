@@ -15,6 +15,7 @@ import orjson
 
 from mor.fhir.errors import (
     BadRequest,
+    Forbidden,
     MethodNotAllowed,
     NotFound,
     NotSupported,
@@ -221,7 +222,9 @@ async def _instance_level(
     if method in READ_METHODS:
         check(Interaction.READ, resource_type)
         return FhirResponse(200, stored=await tx.read(resource_type, resource_id))
-    if method in ("PUT", "PATCH"):
+    if method == "PUT":
+        await _check_put(tx, request, resource_type, resource_id)
+    elif method == "PATCH":
         check(Interaction.UPDATE, resource_type)
     elif method == "DELETE":
         check(Interaction.DELETE, resource_type)
@@ -249,6 +252,17 @@ async def _instance_level(
     if method == "PATCH":
         return await _patch(tx, request, resource_type, resource_id)
     raise MethodNotAllowed(f"{method} is not allowed on /{resource_type}/{resource_id}")
+
+
+async def _check_put(tx: Transaction, request: FhirRequest, resource_type: str,
+                     resource_id: str) -> None:
+    """A PUT is an update, or a create when no such resource exists yet."""
+    try:
+        request.caller.check(Interaction.UPDATE, resource_type)
+    except Forbidden:
+        if await tx.existing([(resource_type, resource_id)]):
+            raise
+        request.caller.check(Interaction.CREATE, resource_type)
 
 
 async def _delete(

@@ -10,7 +10,7 @@ import pytest
 
 from mor.api.app import create_app
 from mor.config import Settings
-from tests.conftest import table_row_counts
+from tests.conftest import auth_headers, table_row_counts
 
 
 async def _nothing_written(client: httpx.AsyncClient) -> None:
@@ -90,7 +90,8 @@ async def test_body_of_the_wrong_type_for_the_url(client: httpx.AsyncClient) -> 
 async def test_body_over_the_size_limit(client: httpx.AsyncClient, settings: Settings) -> None:
     small_limit = create_app(replace(settings, max_body_bytes=10_000))
     transport = httpx.ASGITransport(app=small_limit)
-    async with httpx.AsyncClient(transport=transport, base_url="http://mor.test/fhir") as small:
+    async with httpx.AsyncClient(transport=transport, base_url="http://mor.test/fhir",
+                                 headers=auth_headers(client)) as small:
         big = {"resourceType": "Patient", "name": [{"text": "x" * 20_000}]}
         response = await small.post("/Patient", json=big)
         assert response.status_code == 413

@@ -16,8 +16,8 @@ ASYNC = {"Prefer": "respond-async", "Accept": "application/fhir+json"}
 
 
 @pytest.fixture
-def http(live_server: str) -> httpx.Client:
-    return httpx.Client(base_url=live_server, timeout=30)
+def http(live_server: str, live_headers: dict[str, str]) -> httpx.Client:
+    return httpx.Client(base_url=live_server, timeout=30, headers=live_headers)
 
 
 def _put(http: httpx.Client, resource: dict[str, Any]) -> str:

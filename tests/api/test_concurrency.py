@@ -6,13 +6,16 @@ import asyncio
 
 import httpx
 
+from tests.conftest import auth_headers
+
 SYSTEM = "https://bora.dopa.go.th/citizen-id"
 
 
 async def test_racing_conditional_creates_make_one_resource(
     client: httpx.AsyncClient, live_server: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=live_server, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30,
+                                 headers=auth_headers(client)) as http:
         for round_number in range(5):
             citizen_id = f"race-{round_number}"
             body = {"resourceType": "Patient",
@@ -33,7 +36,8 @@ async def test_racing_conditional_creates_make_one_resource(
 async def test_racing_updates_with_the_same_if_match_one_wins(
     client: httpx.AsyncClient, live_server: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=live_server, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30,
+                                 headers=auth_headers(client)) as http:
         await http.put("/Patient/contested", json={"resourceType": "Patient", "id": "contested"})
         for round_number in range(5):
             current = (await http.get("/Patient/contested")).json()
@@ -53,7 +57,8 @@ async def test_racing_updates_with_the_same_if_match_one_wins(
 async def test_racing_updates_without_if_match_lose_no_version(
     client: httpx.AsyncClient, live_server: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=live_server, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=live_server, timeout=30,
+                                 headers=auth_headers(client)) as http:
         responses = await asyncio.gather(*[
             http.put("/Patient/busy", json={"resourceType": "Patient", "id": "busy",
                                             "name": [{"text": f"writer {writer}"}]})

@@ -7,11 +7,14 @@ import pytest
 from fhirpy import AsyncFHIRClient
 from fhirpy.base.exceptions import OperationOutcome, ResourceNotFound
 
+from tests.conftest import auth_headers
+
 
 async def test_fhirpy_create_read_update_search_delete(
     client: httpx.AsyncClient, live_server: str
 ) -> None:
-    fhir = AsyncFHIRClient(live_server, extra_headers={"Accept": "application/fhir+json"})
+    fhir = AsyncFHIRClient(live_server, extra_headers={"Accept": "application/fhir+json"},
+                           authorization=auth_headers(client)["Authorization"])
     patient = fhir.resource(
         "Patient",
         identifier=[{"system": "https://vientiane.example/la-id", "value": "VTE-001"}],
@@ -41,7 +44,7 @@ async def test_fhirpy_create_read_update_search_delete(
 async def test_fhirpy_sees_validation_errors_as_operation_outcome(
     client: httpx.AsyncClient, live_server: str
 ) -> None:
-    fhir = AsyncFHIRClient(live_server)
+    fhir = AsyncFHIRClient(live_server, authorization=auth_headers(client)["Authorization"])
     observation = fhir.resource("Observation", code={"text": "glucose"})
     with pytest.raises(OperationOutcome) as raised:
         await observation.save()

@@ -174,12 +174,12 @@ def _patient(person: Person, index: int, tag: str) -> dict[str, Any]:
                                  HealthCheck.too_slow])
 @given(population=people, search=searches)
 def test_search_agrees_with_an_in_memory_evaluation(
-    live_server: str, population: list[Person],
+    live_server: str, live_headers: dict[str, str], population: list[Person],
     search: tuple[list[tuple[str, str]], str | None, int],
 ) -> None:
     conditions, sort, count = search
     tag = f"run{next(_run)}"
-    with httpx.Client(base_url=live_server, timeout=30) as client:
+    with httpx.Client(base_url=live_server, timeout=30, headers=live_headers) as client:
         for index, person in enumerate(population):
             # One at a time, so creation order (the default order) is the list's.
             response = client.put(f"/Patient/{tag}-{index}", json=_patient(person, index, tag))

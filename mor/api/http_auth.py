@@ -1,0 +1,84 @@
+"""OAuth 2.0 and SMART on FHIR over HTTP, and who sent each FHIR request.
+
+``/fhir/.well-known/smart-configuration`` tells apps where to get tokens (SMART App
+Launch 2.x); ``/auth/token``, ``/auth/revoke`` and ``/auth/introspect`` are answered by
+:class:`mor.auth.smart_server.SmartServer`. :class:`BearerAuthentication` turns the
+``Authorization: Bearer`` header of a FHIR request into the caller the store limits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from mor.auth.accounts import Accounts
+from mor.auth.policy import ANONYMOUS, Principal
+from mor.auth.scopes import Scopes
+from mor.auth.smart_server import SmartServer
+from mor.auth.tokens import Tokens
+from mor.fhir.errors import Unauthorized
+from mor.fhir.permissions import Caller
+
+
+class BearerAuthentication:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.tokens = Tokens(engine)
+        self.accounts = Accounts(engine)
+
+    async def __call__(self, request: Request) -> Caller:
+        header = request.headers.get("authorization")
+        if header is None:
+            return ANONYMOUS
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Send the access token as 'Authorization: Bearer <token>'")
+        grant = await self.tokens.find(token.strip())
+        if grant is None:
+            raise Unauthorized("The access token is not valid: it expired, was revoked, or "
+                               "was never issued here; get a new one")
+        account = None
+        if grant.account_id is not None:
+            account = await self.accounts.get(grant.account_id)
+            if account is None or account.disabled:
+                raise Unauthorized("The account this token was issued to is disabled")
+        return Principal(client_id=grant.client_id, account=account,
+                         scopes=Scopes.parse(grant.scope), patient=grant.patient)
+
+
+class SmartEndpoints:
+    def __init__(self, server: SmartServer, base_url: str | None) -> None:
+        self.server = server
+        self.base_url = base_url
+
+    def _base(self, request: Request) -> str:
+        return self.base_url or str(request.base_url).rstrip("/")
+
+    async def configuration(self, request: Request) -> Response:
+        base = self._base(request)
+        body: dict[str, Any] = {
+            "issuer": base,
+            "token_endpoint": f"{base}/auth/token",
+            "revocation_endpoint": f"{base}/auth/revoke",
+            "introspection_endpoint": f"{base}/auth/introspect",
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
+            "grant_types_supported": ["client_credentials"],
+            "scopes_supported": ["system/*.rs", "system/*.cruds", "system/*.read"],
+            "response_types_supported": [],
+            "code_challenge_methods_supported": ["S256"],
+            "capabilities": ["client-confidential-asymmetric", "permission-v1",
+                             "permission-v2"],
+        }
+        return JSONResponse(body, headers={"Cache-Control": "public, max-age=3600"})
+
+    async def token(self, request: Request) -> Response:
+        return await self.server.token(request, self._base(request))
+
+    async def revoke(self, request: Request) -> Response:
+        return await self.server.revoke(request, self._base(request))
+
+    async def introspect(self, request: Request) -> Response:
+        return await self.server.introspect(request, self._base(request))

@@ -1,0 +1,117 @@
+"""Authorisation in one place: from who is asking to what the FHIR store shows them.
+
+A :class:`Principal` is the caller of a request: a person (with their account's role)
+using an app, or a backend service. Its :attr:`visibility` is what the store applies to
+every query; :meth:`check` decides, before anything runs, whether the interaction is
+allowed at all: by the token's scopes, by the role, and by rules no one may break
+(audit events are never changed).
+
+| who | whose records | resources of no patient | writes |
+| --- | --- | --- | --- |
+| patient, identity verified | their own | the directory | in their own record |
+| patient, not yet verified | none | the directory | none |
+| doctor, nurse, pharmacist | their health centres' patients, and those who consented | all | in those records |
+| health-centre admin | none | all | the directory |
+| city admin | none | the directory | the directory |
+| backend service (``system/`` scopes) | all its scopes name | all | as its scopes allow |
+"""  # noqa: E501
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from mor.auth.accounts import Account
+from mor.auth.roles import CLINICAL_ROLES, Role
+from mor.auth.scopes import Scopes
+from mor.fhir.errors import Forbidden, Unauthorized
+from mor.fhir.permissions import Interaction
+from mor.fhir.visibility import DIRECTORY_TYPES, Unowned, Visibility
+
+_WRITES: Final = frozenset({Interaction.CREATE, Interaction.UPDATE, Interaction.DELETE})
+# The record of what happened: added by mor (and by trusted backend services, such as a
+# partner system reporting its own accesses), never changed or deleted.
+_APPEND_ONLY_TYPES: Final = frozenset({"AuditEvent"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    client_id: str | None
+    account: Account | None
+    # None for mor's own pages, where a person may do all their role allows.
+    scopes: Scopes | None
+    # The patient in context (SMART launch/patient), if any.
+    patient: str | None = None
+    visibility: Visibility = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "visibility", self._visibility())
+
+    @property
+    def is_backend(self) -> bool:
+        return self.account is None
+
+    def check(self, interaction: Interaction, resource_type: str | None) -> None:
+        if resource_type in _APPEND_ONLY_TYPES and interaction in _WRITES and (
+                interaction is not Interaction.CREATE or not self.is_backend):
+            raise Forbidden(f"{resource_type} resources are the record of what happened: "
+                            "mor and trusted backend services add them, and no one changes "
+                            "them")
+        if self.scopes is not None and not self.scopes.permits(interaction, resource_type):
+            what = resource_type or "every type"
+            raise Forbidden(f"This token's scopes ({self.scopes}) do not allow {interaction} "
+                            f"on {what}; ask for a scope that does")
+        if interaction is Interaction.EXPORT and not self.visibility.unrestricted:
+            raise Forbidden("Bulk export is for backend services with system/ scopes")
+        if self.account is None or interaction not in _WRITES:
+            return
+        role = self.account.role
+        if role in (Role.CITY_ADMIN, Role.CENTRE_ADMIN) and (
+                resource_type is None or resource_type not in DIRECTORY_TYPES):
+            raise Forbidden(f"A {role.value} keeps the directory (health centres, "
+                            "practitioners, services, schedules) and writes no patient records")
+        if role is Role.PATIENT and not self.account.verified:
+            raise Forbidden("Your identity has not been verified yet; until it is, your "
+                            "account can only look at general information")
+
+    def _visibility(self) -> Visibility:
+        types = None if self.scopes is None else self.scopes.readable_types()
+        account = self.account
+        if account is None:
+            return Visibility(unrestricted=True, unowned=Unowned.ALL, types=types)
+        own = account.fhir_user_id
+        if account.role is Role.PATIENT:
+            patients = frozenset({own}) if own and account.verified else frozenset()
+            if self.patient is not None:
+                patients &= {self.patient}
+            return Visibility(patients=patients, types=types)
+        if account.role in CLINICAL_ROLES:
+            if self.patient is not None:
+                # A launch names one patient; the token reaches no further, and still
+                # only if the person could see that patient anyway (checked at launch).
+                return Visibility(patients=frozenset({self.patient}), types=types,
+                                  unowned=Unowned.ALL)
+            grantees = {("Organization", o) for o in account.organizations}
+            if own:
+                grantees.add(("Practitioner", own))
+            return Visibility(organizations=frozenset(account.organizations),
+                              grantees=frozenset(grantees), unowned=Unowned.ALL,
+                              types=types)
+        unowned = Unowned.ALL if account.role is Role.CENTRE_ADMIN else Unowned.DIRECTORY
+        return Visibility(unowned=unowned, types=types)
+
+
+class Anonymous:
+    """A request without credentials: it may read the CapabilityStatement, nothing else."""
+
+    @property
+    def visibility(self) -> Visibility:
+        return _NOTHING
+
+    def check(self, interaction: Interaction, resource_type: str | None) -> None:
+        raise Unauthorized("Sign in first: send an access token (Authorization: Bearer ...) "
+                           "obtained as /.well-known/smart-configuration describes")
+
+
+_NOTHING: Final = Visibility(unowned=Unowned.NONE)
+ANONYMOUS: Final = Anonymous()

@@ -1,0 +1,188 @@
+"""``mor user`` and ``mor client``: accounts and registered apps, from the command line,
+so a new city can create its first administrator and connect its first integrations."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mor.config import ConfigError, Settings
+
+T = TypeVar("T")
+user_app = typer.Typer(help="Manage the accounts of staff and patients.", no_args_is_help=True)
+client_app = typer.Typer(help="Register SMART apps and backend services.",
+                         no_args_is_help=True)
+console = Console()
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as error:
+        console.print(f"[red]Configuration error:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+def _run(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    from mor.db.engine import create_engine
+    from mor.db.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+
+    async def run() -> T:
+        engine = create_engine(settings)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="What the person signs in with.")],
+    role: Annotated[str, typer.Option(help="doctor, nurse, pharmacist, centre-admin, "
+                                           "city-admin or patient.")],
+    fhir_user: Annotated[str | None, typer.Option(
+        help="The Practitioner/[id] (staff) or Patient/[id] the account is.")] = None,
+    organization: Annotated[list[str] | None, typer.Option(
+        help="Id of an Organization (health centre) the person works for; repeat for "
+             "several.")] = None,
+    verified: Annotated[bool, typer.Option(
+        help="For a patient: their identity was checked in person.")] = False,
+    password: Annotated[str, typer.Option(
+        prompt=True, hide_input=True, confirmation_prompt=True,
+        help="Asked for when not given; avoid giving it on the command line, where the "
+             "shell history keeps it.")] = "",
+) -> None:
+    """Create an account."""
+    from mor.auth.accounts import AccountError, Accounts
+    from mor.auth.roles import parse_role
+
+    try:
+        parsed_role = parse_role(role)
+        created = _run(lambda engine: Accounts(engine).add(
+            username, password, parsed_role, fhir_user=fhir_user,
+            organizations=tuple(organization or ()), verified=verified))
+    except (AccountError, ValueError) as error:
+        console.print(f"[red]Not created:[/red] {error}")
+        raise typer.Exit(1) from None
+    console.print(f"Created {created.role.value} account [bold]{created.username}[/bold].")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List the accounts."""
+    from mor.auth.accounts import Accounts
+
+    accounts = _run(lambda engine: Accounts(engine).all())
+    table = Table(title="Accounts")
+    for column in ("username", "role", "FHIR resource", "health centres", "state"):
+        table.add_column(column)
+    for account in accounts:
+        state = "disabled" if account.disabled else (
+            "verified" if account.verified or account.role.value != "patient" else "unverified")
+        table.add_row(account.username, account.role.value, account.fhir_user or "",
+                      ", ".join(account.organizations), state)
+    console.print(table)
+
+
+@user_app.command("disable")
+def user_disable(username: Annotated[str, typer.Argument()]) -> None:
+    """Disable an account: it can no longer sign in, and its tokens stop working at once."""
+    from mor.auth.accounts import AccountError, Accounts
+
+    try:
+        _run(lambda engine: Accounts(engine).set_disabled(username, True))
+    except AccountError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"Disabled {username}.")
+
+
+@client_app.command("add")
+def client_add(
+    name: Annotated[str, typer.Argument(help="The app's name, shown to administrators.")],
+    scope: Annotated[str, typer.Option(
+        help="The SMART scopes it may ask for, e.g. 'system/*.rs' for a backend service "
+             "or 'launch/patient patient/*.rs' for an app.")],
+    jwks: Annotated[Path | None, typer.Option(
+        help="A backend service: the file of its public JSON Web Key Set; it will "
+             "authenticate with private_key_jwt.")] = None,
+    redirect_uri: Annotated[list[str] | None, typer.Option(
+        help="An app for people: where to send the user back after sign-in; repeat for "
+             "several.")] = None,
+    confidential: Annotated[bool, typer.Option(
+        help="An app for people that can keep a secret (runs on a server).")] = False,
+) -> None:
+    """Register a SMART app or backend service and print what it needs to get tokens."""
+    from mor.auth.clients import ClientError, Clients
+
+    key_set: dict[str, Any] | None = None
+    if jwks is not None:
+        try:
+            key_set = json.loads(jwks.read_text())
+        except (OSError, ValueError) as error:
+            console.print(f"[red]Cannot read the JWK set {jwks}:[/red] {error}")
+            raise typer.Exit(1) from None
+    try:
+        registered = _run(lambda engine: Clients(engine).add(
+            name, scope=scope, redirect_uris=tuple(redirect_uri or ()), jwks=key_set,
+            confidential=confidential))
+    except ClientError as error:
+        console.print(f"[red]Not registered:[/red] {error}")
+        raise typer.Exit(1) from None
+    client = registered.client
+    base = _settings().base_url or "http://127.0.0.1:8000"
+    console.print(f"Registered [bold]{client.name}[/bold].")
+    console.print(f"client_id:           {client.client_id}")
+    console.print(f"scopes it may ask:   {client.scope}")
+    console.print(f"SMART configuration: {base}/fhir/.well-known/smart-configuration")
+    console.print(f"token endpoint:      {base}/auth/token")
+    if client.is_backend:
+        console.print(
+            "It gets a token with grant_type=client_credentials, authenticating by a JWT "
+            "signed with its private key (RS384 or ES384): iss and sub = the client_id, "
+            "aud = the token endpoint, a unique jti, exp within 5 minutes "
+            "(SMART Backend Services).")
+    if registered.secret:
+        console.print(f"client_secret:       {registered.secret}")
+        console.print("[yellow]Shown this once; mor keeps only its hash.[/yellow]")
+
+
+@client_app.command("list")
+def client_list() -> None:
+    """List the registered apps."""
+    from mor.auth.clients import Clients
+
+    clients = _run(lambda engine: Clients(engine).all())
+    table = Table(title="Registered apps")
+    for column in ("name", "client_id", "authentication", "scopes", "state"):
+        table.add_column(column)
+    for client in clients:
+        table.add_row(client.name, client.client_id, client.auth_method, client.scope,
+                      "disabled" if client.disabled else "active")
+    console.print(table)
+
+
+@client_app.command("disable")
+def client_disable(client_id: Annotated[str, typer.Argument()]) -> None:
+    """Withdraw an app: its tokens stop working at once."""
+    from mor.auth.clients import ClientError, Clients
+
+    try:
+        _run(lambda engine: Clients(engine).set_disabled(client_id, True))
+    except ClientError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"Disabled {client_id}.")
