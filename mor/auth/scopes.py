@@ -108,10 +108,22 @@ class Scopes:
         return frozenset(s.resource_type for s in readable)
 
     def narrowed_to(self, allowed: Scopes) -> Scopes:
-        """The part of these scopes that ``allowed`` covers: what a client may be given."""
-        kept = tuple(s for s in self.resource_scopes
-                     if any(a.covers(s) for a in allowed.resource_scopes))
-        return Scopes(kept, self.other & allowed.other)
+        """The part of these scopes that ``allowed`` covers: what a client asking for them
+        may be given (``system/*.cruds`` asked, ``system/*.rs`` allowed: ``system/*.rs``)."""
+        kept: list[ResourceScope] = []
+        for asked in self.resource_scopes:
+            for limit in allowed.resource_scopes:
+                if limit.context != asked.context:
+                    continue
+                if limit.resource_type not in ("*", asked.resource_type) and (
+                        asked.resource_type != "*"):
+                    continue
+                resource_type = (asked.resource_type if limit.resource_type == "*"
+                                 else limit.resource_type)
+                letters = asked.letters & limit.letters
+                if letters:
+                    kept.append(ResourceScope(asked.context, resource_type, letters))
+        return Scopes(tuple(dict.fromkeys(kept)), self.other & allowed.other)
 
 
 def join(scopes: Iterable[str]) -> str:

@@ -18,10 +18,18 @@ from typing import Any, ClassVar, Final, TypeVar
 import anyio.from_thread
 import anyio.to_thread
 from authlib.oauth2 import AuthorizationServer, OAuth2Request
-from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Payload, grants
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InvalidClientError,
+    InvalidScopeError,
+    OAuth2Payload,
+    grants,
+)
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,9 +45,11 @@ from mor.db.schema import oauth_assertion
 from mor.fhir.timestamps import now_micros
 
 T = TypeVar("T")
-# The token endpoint's address as this request reached it: the audience a client
-# assertion must name. A context variable, as Authlib's hooks run in another thread.
-_TOKEN_URL: ContextVar[str] = ContextVar("mor_token_url")
+# What a client assertion may name as its audience (RFC 7523: the authorization server):
+# the token endpoint, the endpoint called, or the issuer, as this request reached them.
+# A context variable, as Authlib's hooks run in another thread.
+_AUDIENCES: ContextVar[list[str]] = ContextVar("mor_assertion_audiences")
+ASSERTION_ALGORITHMS: Final = ["RS384", "ES384", "RS256", "ES256", "PS384"]
 # Longest life mor accepts for a client assertion; SMART asks for at most five minutes.
 MAX_ASSERTION_SECONDS: Final = 300
 
@@ -149,15 +159,27 @@ class _ClientAssertion(JWTBearerClientAssertion):  # type: ignore[misc]
         self.server = server
 
     def get_audiences(self) -> list[str]:
-        return [_TOKEN_URL.get()]
+        return _AUDIENCES.get()
 
     def resolve_client_public_key(self, client: _ClientModel) -> KeySet:
         return KeySet.import_key_set(client.client.jwks or {"keys": []})  # type: ignore[arg-type]
 
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
+        # SMART Backend Services signs with RS384 or ES384, which joserfc does not accept
+        # unless asked; only asymmetric algorithms, so a public key is never a secret.
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGORITHMS)
+        except JoseError as error:
+            raise InvalidClientError(description=error.description) from error
+        self.verify_claims(token.claims)
+        return token.claims
+
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
         expires = int(claims.get("exp", 0)) * 1_000_000
         if expires > now_micros() + (MAX_ASSERTION_SECONDS + 30) * 1_000_000:
-            return False
+            raise InvalidClientError(description=(
+                f"The client assertion must expire within {MAX_ASSERTION_SECONDS} seconds "
+                "(SMART Backend Services); make its exp sooner"))
         return _on_loop(self.server.remember_assertion, str(claims["sub"]), jti, expires)
 
 
@@ -228,7 +250,7 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
     async def _answer(self, request: Request, base_url: str, endpoint: str,
                       respond: Callable[[_Request], Response]) -> Response:
         form = await request.form()
-        _TOKEN_URL.set(f"{base_url}/auth/token")
+        _AUDIENCES.set([f"{base_url}/auth/token", f"{base_url}/auth/{endpoint}", base_url])
         oauth_request = _Request(request.method, f"{base_url}/auth/{endpoint}",
                                  dict(request.headers), form, dict(request.query_params))
         response: Response = await anyio.to_thread.run_sync(respond, oauth_request)
@@ -266,6 +288,10 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
                         scope: str | None = None, expires_in: int | None = None,
                         include_refresh_token: bool = True) -> dict[str, Any]:
         backend = grant_type == "client_credentials"
+        scope = client.get_allowed_scope(scope)
+        if not Scopes.parse(scope or "").resource_scopes:
+            raise InvalidScopeError(description="None of the scopes asked for is one this app "
+                                    f"may have; it may ask for: {client.client.scope}")
         return _on_loop(_issue, self.tokens, client.get_client_id(),
                         None if user is None else user.id, scope or "",
                         not backend and include_refresh_token,
