@@ -45,7 +45,8 @@ class BearerAuthentication:
             if account is None or account.disabled:
                 raise Unauthorized("The account this token was issued to is disabled")
         return Principal(client_id=grant.client_id, account=account,
-                         scopes=Scopes.parse(grant.scope), patient=grant.patient)
+                         scopes=Scopes.parse(grant.scope), patient=grant.patient,
+                         address=request.client.host if request.client else None)
 
 
 class SmartEndpoints:

@@ -21,11 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from mor.auth import audit
 from mor.auth.accounts import Account
 from mor.auth.roles import CLINICAL_ROLES, Role
 from mor.auth.scopes import Scopes
 from mor.fhir.errors import Forbidden, Unauthorized
-from mor.fhir.permissions import Interaction
+from mor.fhir.permissions import Access, Interaction
+from mor.fhir.store import Transaction
 from mor.fhir.visibility import DIRECTORY_TYPES, Unowned, Visibility
 
 _WRITES: Final = frozenset({Interaction.CREATE, Interaction.UPDATE, Interaction.DELETE})
@@ -42,6 +44,8 @@ class Principal:
     scopes: Scopes | None
     # The patient in context (SMART launch/patient), if any.
     patient: str | None = None
+    # The network address the request came from, for the audit record.
+    address: str | None = None
     visibility: Visibility = field(init=False)
 
     def __post_init__(self) -> None:
@@ -73,6 +77,16 @@ class Principal:
         if role is Role.PATIENT and not self.account.verified:
             raise Forbidden("Your identity has not been verified yet; until it is, your "
                             "account can only look at general information")
+
+    async def record(self, tx: Transaction, access: Access) -> None:
+        agents = []
+        if self.account is not None:
+            agents.append(audit.person_agent(self.account.fhir_user, self.account.username,
+                                             self.address))
+        if self.client_id is not None:
+            agents.append(audit.app_agent(self.client_id, self.address,
+                                          requestor=self.account is None))
+        await audit.record(tx, access, agents)
 
     def _visibility(self) -> Visibility:
         types = None if self.scopes is None else self.scopes.readable_types()
@@ -107,6 +121,11 @@ class Anonymous:
     @property
     def visibility(self) -> Visibility:
         return _NOTHING
+
+    async def record(self, tx: Transaction, access: Access) -> None:
+        # Turned away before anything was read: not worth a record each (a flood of
+        # anonymous requests must not fill the audit log); the web server's log has them.
+        return None
 
     def check(self, interaction: Interaction, resource_type: str | None) -> None:
         raise Unauthorized("Sign in first: send an access token (Authorization: Bearer ...) "

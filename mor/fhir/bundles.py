@@ -23,12 +23,13 @@ import orjson
 
 from mor.fhir.errors import BadRequest, FhirError, Issue, PreconditionFailed
 from mor.fhir.outcome import outcome_for_error
-from mor.fhir.permissions import Interaction
+from mor.fhir.permissions import Access, Interaction
 from mor.fhir.requests import FhirRequest, FhirResponse
 from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search import compile_search
 from mor.fhir.store import NewResource, Store, Transaction, new_id, prepare_new
 from mor.fhir.validation import require_resource
+from mor.fhir.visibility import EVERYTHING
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
@@ -55,8 +56,18 @@ async def process_bundle(store: Store, request: FhirRequest) -> FhirResponse:
         )
     entries = _parse_entries(bundle, request)
     if bundle_type == "transaction":
-        async with store.writing(request.caller.visibility) as tx:
-            responses = await _run_transaction(tx, entries, request)
+        access = Access("POST", "", "")
+        try:
+            async with store.writing(request.caller.visibility) as tx:
+                responses = await _run_transaction(tx, entries, request)
+                access.resources = tx.touched
+                access.extra_patients = tx.deleted_owners
+                await request.caller.record(Transaction(tx.conn, EVERYTHING), access)
+        except FhirError as error:
+            access.status, access.failure = error.status, error.diagnostics
+            async with store.writing(EVERYTHING) as audit_tx:
+                await request.caller.record(audit_tx, access)
+            raise
         kind = "transaction-response"
     else:
         responses = [await _run_batch_entry(store, entry) for entry in entries]

@@ -15,6 +15,7 @@ import orjson
 
 from mor.fhir.errors import (
     BadRequest,
+    FhirError,
     Forbidden,
     MethodNotAllowed,
     NotFound,
@@ -24,7 +25,7 @@ from mor.fhir.errors import (
 )
 from mor.fhir.indexing import date_range
 from mor.fhir.outcome import informational
-from mor.fhir.permissions import Interaction
+from mor.fhir.permissions import Access, Interaction
 from mor.fhir.requests import FhirRequest, FhirResponse
 from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search import compile_search
@@ -39,6 +40,7 @@ from mor.fhir.searchset import (
 from mor.fhir.store import Store, StoredResource, Transaction
 from mor.fhir.timestamps import instant_from_micros
 from mor.fhir.validation import check_id, check_resource_type, require_resource
+from mor.fhir.visibility import EVERYTHING
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 MAX_HISTORY_COUNT = 1000
@@ -56,11 +58,33 @@ async def dispatch(store: Store, request: FhirRequest) -> FhirResponse:
         _only(request, "GET", "HEAD")
         return FhirResponse(200, body=capability_statement(request.base_url))
     visibility = request.caller.visibility
-    if request.method in READ_METHODS or _is_search_post(request):
-        async with store.reading(visibility) as tx:
-            return await execute(tx, request)
-    async with store.writing(visibility) as tx:
-        return await execute(tx, request)
+    access = Access(request.method, request.path, urlencode(request.params))
+    try:
+        if request.method in READ_METHODS or _is_search_post(request):
+            async with store.reading(visibility) as tx:
+                try:
+                    response = await execute(tx, request)
+                finally:
+                    access.resources = tx.touched
+            # Nothing read leaves mor before its audit record is stored.
+            async with store.writing(EVERYTHING) as audit_tx:
+                access.status = response.status
+                await request.caller.record(audit_tx, access)
+            return response
+        async with store.writing(visibility) as tx:
+            response = await execute(tx, request)
+            access.status = response.status
+            access.resources = tx.touched
+            access.extra_patients = tx.deleted_owners
+            # The record of a write commits with the write, or neither does.
+            await request.caller.record(Transaction(tx.conn, EVERYTHING), access)
+            return response
+    except FhirError as error:
+        access.status = error.status
+        access.failure = error.diagnostics
+        async with store.writing(EVERYTHING) as audit_tx:
+            await request.caller.record(audit_tx, access)
+        raise
 
 
 async def execute(tx: Transaction, request: FhirRequest) -> FhirResponse:

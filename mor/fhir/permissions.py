@@ -8,10 +8,14 @@ asks ``caller.check`` first, inside Bundles too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from mor.fhir.visibility import EVERYTHING, Visibility
+
+if TYPE_CHECKING:
+    from mor.fhir.store import Transaction
 
 
 class Interaction(StrEnum):
@@ -22,6 +26,21 @@ class Interaction(StrEnum):
     UPDATE = "update"  # update and patch
     DELETE = "delete"
     EXPORT = "export"  # bulk data $export
+
+
+@dataclass(slots=True)
+class Access:
+    """One request as an audit record tells it."""
+
+    method: str
+    path: str  # relative to the FHIR base
+    query: str
+    status: int = 200
+    # The resources shown or changed, by store key.
+    resources: dict[int, str] = field(default_factory=dict)
+    # Patients whose record was touched although their resources are gone (deletions).
+    extra_patients: set[str] = field(default_factory=set)
+    failure: str | None = None
 
 
 class Caller(Protocol):
@@ -35,6 +54,10 @@ class Caller(Protocol):
         search or history)."""
         ...
 
+    async def record(self, tx: Transaction, access: Access) -> None:
+        """Write the audit record of a request, in ``tx`` (which may see everything)."""
+        ...
+
 
 class _Unrestricted:
     """mor itself: imports, re-indexing and the export worker, started by the operator."""
@@ -45,6 +68,9 @@ class _Unrestricted:
 
     def check(self, interaction: Interaction, resource_type: str | None) -> None:
         return None
+
+    async def record(self, tx: Transaction, access: Access) -> None:
+        return None  # the operator's own work is logged by the command that does it
 
 
 UNRESTRICTED: Final[Caller] = _Unrestricted()

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mor.db.bulk import Batch, delete_rows, insert_rows
 from mor.db.engine import WRITE_OPTION
-from mor.db.schema import INDEX_TABLES, resource, resource_version
+from mor.db.schema import INDEX_TABLES, idx_reference, resource, resource_version
 from mor.fhir.access_index import PATIENT_PARAM, access_rows
 from mor.fhir.errors import BadRequest, Forbidden, Gone, NotFound, PreconditionFailed
 from mor.fhir.indexing import IndexRow, index_rows
@@ -142,6 +142,10 @@ class Transaction:
         self.conn = conn
         self.is_postgres = conn.dialect.name == "postgresql"
         self.visibility = visibility
+        # What this transaction showed or changed, by key: what an audit record names.
+        self.touched: dict[int, str] = {}
+        # Whose records the resources deleted here were part of (their rows are gone).
+        self.deleted_owners: set[str] = set()
 
     def visible(self, table: FromClause = resource) -> ColumnElement[bool]:
         """SQL true for the rows of ``table`` (resource or an alias) this reader may see."""
@@ -158,6 +162,7 @@ class Transaction:
         current = await self._current(resource_type, resource_id)
         if current is None or not await self._is_visible(current.pk):
             raise NotFound(f"{resource_type}/{resource_id} does not exist")
+        self.touched[current.pk] = f"{resource_type}/{resource_id}"
         stored = _stored(resource_type, resource_id, current)
         if current.deleted:
             raise Gone(
@@ -188,6 +193,7 @@ class Transaction:
         ).first()
         if row is None or not await self._is_visible(row[5]):
             raise NotFound(f"{resource_type}/{resource_id} has no version {version_id}")
+        self.touched[row[5]] = f"{resource_type}/{resource_id}"
         stored = StoredResource(resource_type, resource_id, row[0], row[1], row[2], row[3], row[4])
         if stored.deleted:
             raise Gone(f"Version {version_id} of {resource_type}/{resource_id} is a deletion")
@@ -208,6 +214,7 @@ class Transaction:
         by_pk = {row[0]: StoredResource(row[1], row[2], row[3], row[4], False, row[5],
                                         pk=row[0])
                  for row in rows}
+        self.touched.update((pk, stored.reference) for pk, stored in by_pk.items())
         return [by_pk[pk] for pk in pks if pk in by_pk]
 
     async def find(self, query: Select[Any], limit: int) -> list[int]:
@@ -267,6 +274,7 @@ class Transaction:
         rows = (await self.conn.execute(query)).all()
         versions = [StoredResource(r[0], r[1], r[2], r[3], r[4], r[5], r[6])
                     for r in rows[:count]]
+        self.touched.update((r[7], f"{r[0]}/{r[1]}") for r in rows[:count])
         next_cursor = None
         if len(rows) > count:
             last = rows[count - 1]
@@ -294,6 +302,7 @@ class Transaction:
                                          "change an existing resource")
             written = [(pk, item) for pk, item in zip(pks, chunk, strict=True) if pk is not None]
             await self._write_versions(written)
+            self.touched.update((pk, item.stored.reference) for pk, item in written)
         return [item.stored for item in new]
 
     async def update(
@@ -321,6 +330,7 @@ class Transaction:
             pk = (await self._insert_currents([item.stored]))[0]
             if pk is not None:
                 await self._write_versions([(pk, item)])
+                self.touched[pk] = item.stored.reference
                 return item.stored, True
             # Another transaction created it between our look and our insert.
             current = await self._current(resource_type, resource_id, for_update=True)
@@ -344,6 +354,7 @@ class Transaction:
         )
         await self._delete_index(current.pk)
         await self._write_versions([(current.pk, item)])
+        self.touched[current.pk] = stored.reference
         return stored, current.deleted
 
     async def delete(
@@ -371,6 +382,8 @@ class Transaction:
         )
         await insert_rows(self.conn, {
             resource_version: Batch(_VERSION_COLUMNS, [_version_values(current.pk, stored)])})
+        self.deleted_owners |= set((await self.owners([current.pk])).get(current.pk, ()))
+        self.touched[current.pk] = stored.reference
         await self._delete_index(current.pk)
         return stored
 
@@ -385,6 +398,18 @@ class Transaction:
                 select(resource.c.id).where(resource.c.resource_type == resource_type,
                                             resource.c.id.in_(ids)))
             found.update((resource_type, row[0]) for row in rows)
+        return found
+
+    async def owners(self, pks: Sequence[int]) -> dict[int, list[str]]:
+        """The patients whose records these resources are part of, by resource key."""
+        found: dict[int, list[str]] = {}
+        for start in range(0, len(pks), _CHUNK):
+            rows = await self.conn.execute(
+                select(idx_reference.c.resource_pk, idx_reference.c.target_id).where(
+                    idx_reference.c.resource_pk.in_(list(pks[start:start + _CHUNK])),
+                    idx_reference.c.param == PATIENT_PARAM))
+            for pk, patient in rows:
+                found.setdefault(pk, []).append(patient)
         return found
 
     async def count_current(self) -> int:

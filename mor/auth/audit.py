@@ -1,0 +1,118 @@
+"""Audit records: every read, search, write and export as a FHIR ``AuditEvent``.
+
+The record names who (the person, by their Practitioner or Patient, and the app),
+what (each resource shown or changed, and the query of a search), whose record (each
+patient, so the patient finds it in their own compartment), when, from where (the
+network address) and the outcome. Codes follow the FHIR R4 AuditEvent value sets and
+the IHE Basic Audit Log Patterns (BALP): type ``rest`` with the RESTful interaction as
+subtype. See :func:`mor.fhir.interactions.dispatch` for when records are written.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Final
+
+from mor.fhir.permissions import Access
+from mor.fhir.store import Transaction
+from mor.fhir.timestamps import instant_from_micros, now_micros
+
+_OBJECT_ROLE: Final = "http://terminology.hl7.org/CodeSystem/object-role"
+_AGENT_TYPE: Final = "http://terminology.hl7.org/CodeSystem/extra-security-role-type"
+_CLIENT_ID_SYSTEM: Final = "urn:ietf:params:oauth:client-id"
+
+
+def interaction_of(access: Access) -> tuple[str, str]:
+    """The FHIR restful-interaction code and the AuditEvent action (C R U D E)."""
+    segments = [s for s in access.path.split("/") if s]
+    method = access.method
+    if method == "POST" and not segments:
+        return "transaction", "E"
+    if method in ("GET", "HEAD") or segments[-1:] == ["_search"]:
+        if not segments or segments == ["_search"]:
+            return "search-system", "E"
+        if "_history" in segments:
+            position = segments.index("_history")
+            if position == len(segments) - 2:
+                return "vread", "R"
+            return ("history-system" if position == 0 else
+                    "history-type" if position == 1 else "history-instance"), "R"
+        if segments[-1].startswith("$"):
+            return "operation", "E"
+        if len(segments) == 2 and segments[1] != "_search":
+            return "read", "R"
+        return "search-type", "E"
+    if method == "POST":
+        return ("create", "C") if len(segments) == 1 else ("operation", "E")
+    if method == "PUT":
+        return ("create", "C") if access.status == 201 else ("update", "U")
+    if method == "PATCH":
+        return "patch", "U"
+    return "delete", "D"
+
+
+def audit_event(access: Access, *, agents: list[dict[str, Any]],
+                patients: list[str]) -> dict[str, Any]:
+    subtype, action = interaction_of(access)
+    outcome = "0" if access.status < 400 else ("4" if access.status < 500 else "8")
+    event: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type",
+                 "code": "rest", "display": "RESTful Operation"},
+        "subtype": [{"system": "http://hl7.org/fhir/restful-interaction", "code": subtype}],
+        "action": action,
+        "recorded": instant_from_micros(now_micros()),
+        "outcome": outcome,
+        "agent": agents,
+        "source": {"observer": {"display": "mor"},
+                   "type": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                       "security-source-type",
+                             "code": "4", "display": "Application Server"}]},
+    }
+    if access.failure:
+        event["outcomeDesc"] = access.failure
+    entities: list[dict[str, Any]] = [
+        {"what": {"reference": f"Patient/{patient}"},
+         "role": {"system": _OBJECT_ROLE, "code": "1", "display": "Patient"}}
+        for patient in patients]
+    entities += [{"what": {"reference": reference},
+                  "role": {"system": _OBJECT_ROLE, "code": "4", "display": "Domain Resource"}}
+                 for reference in dict.fromkeys(access.resources.values())]
+    if action == "E":
+        query = f"{access.path}?{access.query}" if access.query else access.path
+        entities.append({"role": {"system": _OBJECT_ROLE, "code": "24", "display": "Query"},
+                         "query": base64.b64encode(query.encode()).decode()})
+    if entities:
+        event["entity"] = entities
+    return event
+
+
+def person_agent(fhir_user: str | None, username: str, address: str | None) -> dict[str, Any]:
+    who: dict[str, Any] = ({"reference": fhir_user, "display": username} if fhir_user
+                           else {"display": username})
+    return _agent("humanuser", "human user", who, address)
+
+
+def app_agent(client_id: str, address: str | None, *, requestor: bool) -> dict[str, Any]:
+    agent = _agent("dataprocessor", "data processor",
+                   {"identifier": {"system": _CLIENT_ID_SYSTEM, "value": client_id}},
+                   address if requestor else None)
+    agent["requestor"] = requestor
+    return agent
+
+
+def _agent(code: str, display: str, who: dict[str, Any], address: str | None
+           ) -> dict[str, Any]:
+    agent: dict[str, Any] = {
+        "type": {"coding": [{"system": _AGENT_TYPE, "code": code, "display": display}]},
+        "who": who, "requestor": True}
+    if address:
+        agent["network"] = {"address": address, "type": "2"}  # 2: IP address
+    return agent
+
+
+async def record(tx: Transaction, access: Access, agents: list[dict[str, Any]]) -> None:
+    """Store the AuditEvent of ``access`` in ``tx``."""
+    owners = await tx.owners(list(access.resources))
+    patients = sorted({p for found in owners.values() for p in found} | access.extra_patients)
+    await tx.create(audit_event(access, agents=agents, patients=patients))
