@@ -124,11 +124,24 @@ def client_add(
              "several.")] = None,
     confidential: Annotated[bool, typer.Option(
         help="An app for people that can keep a secret (runs on a server).")] = False,
+    generate_key: Annotated[Path | None, typer.Option(
+        help="A backend service whose key mor makes: the private key and the client_id go "
+             "to this file (readable by you alone), for 'mor client token'.")] = None,
 ) -> None:
     """Register a SMART app or backend service and print what it needs to get tokens."""
     from mor.auth.clients import ClientError, Clients
 
     key_set: dict[str, Any] | None = None
+    private_key: dict[str, Any] | None = None
+    if generate_key is not None:
+        from joserfc.jwk import ECKey
+
+        if jwks is not None or generate_key.exists():
+            console.print("[red]Give --generate-key a new file, and no --jwks[/red]")
+            raise typer.Exit(1)
+        key = ECKey.generate_key("P-384")
+        key_set = {"keys": [key.as_dict(private=False)]}
+        private_key = key.as_dict(private=True)
     if jwks is not None:
         try:
             key_set = json.loads(jwks.read_text())
@@ -144,6 +157,12 @@ def client_add(
         raise typer.Exit(1) from None
     client = registered.client
     base = _settings().base_url or "http://127.0.0.1:8000"
+    if generate_key is not None and private_key is not None:
+        generate_key.touch(mode=0o600)
+        generate_key.write_text(json.dumps({
+            "client_id": client.client_id, "token_endpoint": f"{base}/auth/token",
+            "key": private_key}, indent=2))
+        console.print(f"Private key written to {generate_key}; keep it secret.")
     console.print(f"Registered [bold]{client.name}[/bold].")
     console.print(f"client_id:           {client.client_id}")
     console.print(f"scopes it may ask:   {client.scope}")
@@ -186,3 +205,47 @@ def client_disable(client_id: Annotated[str, typer.Argument()]) -> None:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(1) from None
     console.print(f"Disabled {client_id}.")
+
+
+@client_app.command("token")
+def client_token(
+    key: Annotated[Path, typer.Option(help="The file 'mor client add --generate-key' wrote.")],
+    scope: Annotated[str | None, typer.Option(
+        help="Scopes to ask for (default: all the service may have).")] = None,
+) -> None:
+    """Get an access token for a backend service, the standard way (SMART Backend
+    Services: a JWT signed with its key, at the token endpoint), and print it."""
+    import time
+    import uuid
+
+    import httpx
+    from joserfc import jwt
+    from joserfc.jwk import ECKey
+
+    try:
+        saved = json.loads(key.read_text())
+        private = ECKey.import_key(saved["key"])
+        client_id, token_url = str(saved["client_id"]), str(saved["token_endpoint"])
+    except (OSError, ValueError, KeyError) as error:
+        console.print(f"[red]Cannot read the key file {key}:[/red] {error}")
+        raise typer.Exit(1) from None
+    now = int(time.time())
+    assertion = jwt.encode({"alg": "ES384", "typ": "JWT"},
+                           {"iss": client_id, "sub": client_id, "aud": token_url,
+                            "jti": uuid.uuid4().hex, "iat": now, "exp": now + 240},
+                           private, algorithms=["ES384"])
+    form = {"grant_type": "client_credentials", "client_assertion": assertion,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}
+    if scope:
+        form["scope"] = scope
+    try:
+        response = httpx.post(token_url, data=form, timeout=30)
+    except httpx.HTTPError as error:
+        console.print(f"[red]Cannot reach {token_url}:[/red] {error}; is mor running?")
+        raise typer.Exit(1) from None
+    answer = response.json()
+    if response.status_code != 200:
+        console.print(f"[red]No token:[/red] {answer.get('error')}: "
+                      f"{answer.get('error_description', '')}")
+        raise typer.Exit(1)
+    print(answer["access_token"])

@@ -78,7 +78,7 @@ def audit_event(access: Access, *, agents: list[dict[str, Any]],
     entities += [{"what": {"reference": reference},
                   "role": {"system": _OBJECT_ROLE, "code": "4", "display": "Domain Resource"}}
                  for reference in dict.fromkeys(access.resources.values())]
-    if action == "E":
+    if action == "E" and access.path:
         query = f"{access.path}?{access.query}" if access.query else access.path
         entities.append({"role": {"system": _OBJECT_ROLE, "code": "24", "display": "Query"},
                          "query": base64.b64encode(query.encode()).decode()})

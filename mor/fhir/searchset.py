@@ -24,6 +24,11 @@ from mor.fhir.search.value_sets import resolve_value_sets
 from mor.fhir.search.values import date_value
 from mor.fhir.store import StoredResource, Transaction
 
+# In a patient's compartment, but the trail of who looked at the record rather than the
+# record: it grows with every read (of $everything too), so $everything and
+# Patient/[id]/* leave it out unless _type (or the URL) names it.
+RECORD_KEEPING_TYPES = frozenset({"AuditEvent"})
+
 
 def search_params(request: FhirRequest) -> list[tuple[str, str]]:
     """The query parameters, and for ``POST _search`` the form-encoded body too."""
@@ -59,7 +64,7 @@ async def compartment_search(tx: Transaction, request: FhirRequest, compartment:
     linked = members(compartment)
     types: tuple[str, ...]
     if resource_type == "*":
-        types = (*linked, compartment)
+        types = (*(t for t in linked if t not in RECORD_KEEPING_TYPES), compartment)
     elif resource_type in linked or resource_type == compartment:
         types = (resource_type,)
     else:
@@ -77,18 +82,18 @@ async def everything(tx: Transaction, request: FhirRequest, patient_id: str) -> 
     medications ...), a page at a time."""
     await tx.read("Patient", patient_id)  # 404 or 410 when there is no such patient
     linked = members("Patient")
-    types: tuple[str, ...] = ("Patient", *linked)
+    types: tuple[str, ...] = ("Patient", *(t for t in linked if t not in RECORD_KEEPING_TYPES))
     params: list[tuple[str, str]] = []
     fixed: list[tuple[str, str]] = []
     extra: list[ColumnElement[bool]] = []
     for name, value in search_params(request):
         if name == "_type":
             asked = value.split(",")
-            unknown = [t for t in asked if t not in types]
+            unknown = [t for t in asked if t not in linked and t != "Patient"]
             if unknown:
                 raise BadRequest(f"_type: {', '.join(unknown)} never belong to a patient's "
                                  "record; use types of the Patient compartment")
-            types = tuple(t for t in types if t in asked)
+            types = tuple(t for t in ("Patient", *linked) if t in asked)
             fixed.append((name, value))
         elif name == "_since":
             extra.append(resource.c.last_updated >= date_value("_since", value)[0])

@@ -30,7 +30,7 @@ async def test_transaction_resolves_urn_uuid_references(client: httpx.AsyncClien
         ],
     }
     response = await client.post("", json=bundle)
-    assert response.status_code == 200
+    assert response.status_code == 200, response.text
     result = response.json()
     assert result["type"] == "transaction-response"
     statuses = [e["response"]["status"] for e in result["entry"]]

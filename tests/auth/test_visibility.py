@@ -12,9 +12,9 @@ import pytest
 
 from mor.fhir.errors import Forbidden, NotFound
 from mor.fhir.interactions import dispatch
-from mor.fhir.permissions import UNRESTRICTED, Caller, Interaction
+from mor.fhir.permissions import UNRESTRICTED, Access, Caller, Interaction
 from mor.fhir.requests import FhirRequest, FhirResponse
-from mor.fhir.store import Store
+from mor.fhir.store import Store, Transaction
 from mor.fhir.visibility import Unowned, Visibility
 
 BASE = "http://mor.test/fhir"
@@ -27,6 +27,9 @@ class Reader:
     visibility: Visibility
 
     def check(self, interaction: Interaction, resource_type: str | None) -> None:
+        return None
+
+    async def record(self, tx: Transaction, access: Access) -> None:
         return None
 
 

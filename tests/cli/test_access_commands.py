@@ -7,6 +7,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import httpx
 from joserfc.jwk import RSAKey
 from typer.testing import CliRunner
 
@@ -102,3 +103,23 @@ def test_an_app_for_people_gets_its_secret_shown_once(tmp_path: Path) -> None:
     result = runner.invoke(app, ["client", "add", "Insecure", "--scope", "patient/*.rs",
                                  "--redirect-uri", "http://example.com/cb"], env=env)
     assert result.exit_code == 1 and "https" in result.output
+
+
+def test_a_generated_key_gets_a_token_from_the_running_server(
+    tmp_path: Path, live_server: str, settings: Settings,
+) -> None:
+    server = live_server.removesuffix("/fhir")
+    env = {"MOR_DATABASE_URL": settings.database_url, "MOR_BASE_URL": server}
+    key_file = tmp_path / "script.key.json"
+    result = runner.invoke(app, ["client", "add", "my script", "--scope", "system/*.rs",
+                                 "--generate-key", str(key_file)], env=env)
+    assert result.exit_code == 0, result.output
+    assert key_file.stat().st_mode & 0o077 == 0
+    result = runner.invoke(app, ["client", "token", "--key", str(key_file)], env=env)
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    response = httpx.get(f"{live_server}/Patient", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    result = runner.invoke(app, ["client", "token", "--key", str(key_file),
+                                 "--scope", "system/Patient.c"], env=env)
+    assert result.exit_code == 1 and "invalid_scope" in result.output
