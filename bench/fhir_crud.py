@@ -37,6 +37,7 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
+from joserfc.jwk import ECKey
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -139,7 +140,8 @@ request = function()
   local payload = template:gsub('"active": true', '"id": "' .. id .. '", "active": true, '
     .. '"multipleBirthInteger": ' .. counter)
   return wrk.format("PUT", "/fhir/Patient/" .. id,
-    {{["Content-Type"] = "application/fhir+json", ["Prefer"] = "return=minimal"}}, payload)
+    {{["Content-Type"] = "application/fhir+json", ["Prefer"] = "return=minimal",
+      ["Authorization"] = wrk.headers["Authorization"]}}, payload)
 end
 """,
         "bundle": f"""
@@ -158,11 +160,12 @@ wrk.body = {_lua_string(bundle)}
     return paths
 
 
-def _wrk(url: str, script: Path, seconds: int, connections: int) -> tuple[float, float, float,
-                                                                           int]:
+def _wrk(url: str, script: Path, seconds: int, connections: int, token: str
+         ) -> tuple[float, float, float, int]:
     output = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s", "--latency",
-         "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+         "-H", f"Authorization: Bearer {token}", "-s", str(script), url],
+        capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p50 = _latency_ms(output, "50%")
     p99 = _latency_ms(output, "99%")
@@ -249,13 +252,38 @@ def _server(database_url: str, workers: int) -> Iterator[str]:
             process.wait()
 
 
-def _seed(url: str) -> None:
+def service_token(database_url: str) -> str:
+    """A token of a backend service allowed everything, registered for this run (what
+    'mor client add' and 'mor client token' give an operator)."""
+    from mor.auth.clients import Clients
+    from mor.auth.tokens import Tokens
+    from mor.config import Settings
+    from mor.db.engine import create_engine
+
+    async def register() -> str:
+        engine = create_engine(Settings(database_url=database_url))
+        try:
+            registered = await Clients(engine).add(
+                "benchmark", scope="system/*.cruds",
+                jwks={"keys": [ECKey.generate_key("P-384").as_dict(private=False)]})
+            answer = await Tokens(engine).issue(
+                client_id=registered.client.client_id, account_id=None,
+                scope=registered.client.scope, access_seconds=12 * 3600)
+            return str(answer["access_token"])
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(register())
+
+
+def _seed(url: str, token: str) -> None:
     entries = [{"resource": {**patient(n), "id": f"seed-{n}"},
                 "request": {"method": "PUT", "url": f"Patient/seed-{n}"}}
                for n in range(SEED_PATIENTS)]
     response = httpx.post(f"{url}/fhir", json={"resourceType": "Bundle", "type": "transaction",
                                                "entry": entries},
-                          headers={"Prefer": "return=minimal"}, timeout=300)
+                          headers={"Prefer": "return=minimal",
+                                   "Authorization": f"Bearer {token}"}, timeout=300)
     response.raise_for_status()
 
 
@@ -265,11 +293,12 @@ def run_backend(backend: str, seconds: int, connections: int, workers: int) -> l
         scripts = _scripts(Path(scratch))
         server_workers = workers if backend == "postgresql" else 1
         with _server(database_url, server_workers) as url:
-            _seed(url)
+            token = service_token(database_url)
+            _seed(url, token)
             for name in ("create", "read", "update", "bundle"):
                 # A Bundle is a hundred writes: a few at a time keep the server busy.
                 clients = min(connections, 4) if name == "bundle" else connections
-                rate, p50, p99, errors = _wrk(url, scripts[name], seconds, clients)
+                rate, p50, p99, errors = _wrk(url, scripts[name], seconds, clients, token)
                 size = BUNDLE_SIZE if name == "bundle" else 1
                 measures.append(Measure(name, rate, p50, p99, errors, size))
                 print(f"  {backend} {name}: {rate * size:,.0f}/s", file=sys.stderr)

@@ -44,7 +44,7 @@ from urllib.parse import quote, unquote, urlencode
 import asyncpg
 import httpx
 import orjson
-from fhir_crud import RESULTS, ROOT, _commit, _database, _machine, _server
+from fhir_crud import RESULTS, ROOT, _commit, _database, _machine, _server, service_token
 from synthea_data import dataset_counts, ensure_dataset, ndjson_files
 
 DATABASE = "mor_bench_search"
@@ -290,12 +290,13 @@ def probe(client: httpx.Client, url: str, query: Query) -> Probe:
                  problems)
 
 
-def probe_all(url: str, mix: list[Query]) -> list[Probe]:
+def probe_all(url: str, mix: list[Query], token: str) -> list[Probe]:
     probes: list[Probe] = []
     given_up: set[str] = set()
     # One client, kept open: a new one per request spends ~40 ms setting up TLS
     # certificates, which the probes' latencies used to include.
-    with httpx.Client(timeout=PROBE_TIMEOUT_SECONDS) as client:
+    with httpx.Client(timeout=PROBE_TIMEOUT_SECONDS,
+                      headers={"Authorization": f"Bearer {token}"}) as client:
         for query in mix:
             if query.kind in given_up:
                 probes.append(Probe(query, 0, 0, 0, None, (
@@ -344,12 +345,13 @@ end
     return script
 
 
-def measure(url: str, mix: list[Query], seconds: int, connections: int) -> Load:
+def measure(url: str, mix: list[Query], seconds: int, connections: int, token: str) -> Load:
     with tempfile.TemporaryDirectory() as scratch:
         script = _lua_script([query.path for query in mix], Path(scratch))
         output = subprocess.run(
             ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{seconds}s",
-             "--timeout", "60s", "-s", str(script), url],
+             "--timeout", "60s", "-H", f"Authorization: Bearer {token}", "-s", str(script),
+             url],
             capture_output=True, text=True, check=True).stdout
     line = re.search(r"^MOR (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)$", output, re.M)
     if line is None:
@@ -402,9 +404,10 @@ def run_size(backend: str, patients: int, workers: int, seconds: int,
                  f"in {stored.seconds:.0f} s ({stored.rate:,.0f}/s)")
         run = Run(backend, patients, stored)
         with _server(database_url, workers if backend == "postgresql" else 1) as url:
-            run.probes = probe_all(url, mix)
+            token = service_token(database_url)
+            run.probes = probe_all(url, mix, token)
             _report_probes(run)
-            run.load = measure(url, mix, seconds, connections)
+            run.load = measure(url, mix, seconds, connections, token)
         _say(f"{backend} {patients:,} patients: {run.load.requests_per_second:,.1f} "
              f"searches/s, p95 {run.load.p95_ms:.1f} ms")
         if run.undersampled:

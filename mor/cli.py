@@ -35,9 +35,8 @@ def _settings() -> Settings:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on. Until login arrives, "
-                                           "keep the default: only this machine can connect.")]
-    = "127.0.0.1",
+    host: Annotated[str, typer.Option(
+        help="Address to listen on; on a network, put a TLS proxy in front.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(help="Server processes (PostgreSQL only).")] = 1,
     migrate: Annotated[bool, typer.Option(help="Bring the schema up to date first.")] = True,
@@ -53,12 +52,8 @@ def serve(
         workers = 1
     console.print(f"mor {_version()} on {_describe_database(settings)}")
     console.print(f"FHIR R4 API: [bold]http://{host}:{port}/fhir[/bold]")
-    if host in ("127.0.0.1", "localhost", "::1"):
-        console.print("Listening on this machine only: mor has no login yet, so do not expose "
-                      "it to a network.")
-    else:
-        console.print("[red]Warning:[/red] mor has no login yet and is listening on "
-                      f"{host}: anyone who can reach it can read and change every record.")
+    console.print("Every request but /fhir/metadata needs an access token: see "
+                  "'mor client add --help' and docs/access.md.")
     uvicorn.run("mor.api.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False)
 

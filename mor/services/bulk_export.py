@@ -130,8 +130,8 @@ class BulkExport:
         return {
             "transactionTime": instant_from_micros(row.transaction_time),
             "request": row.request_url,
-            # mor has no login yet; when it does, files will need the same token.
-            "requiresAccessToken": False,
+            # The files are served only to a caller with a token allowed to export.
+            "requiresAccessToken": True,
             "output": orjson.loads(row.output or "[]"),
             "error": [],
         }

@@ -78,7 +78,7 @@ def _ids(resources: list[dict[str, Any]]) -> set[str]:
 def test_system_export_of_chosen_types(http: httpx.Client) -> None:
     ids = _family(http)
     manifest = _export(http, "/$export", _type="Patient,Practitioner")
-    assert manifest["requiresAccessToken"] is False
+    assert manifest["requiresAccessToken"] is True
     assert "/$export?_type=Patient" in manifest["request"]
     files = _files(http, manifest)
     assert set(files) == {"Patient", "Practitioner"}
