@@ -8,7 +8,7 @@ allowed at all: by the token's scopes, by the role, and by rules no one may brea
 
 | who | whose records | resources of no patient | writes |
 | --- | --- | --- | --- |
-| patient, identity verified | their own | the directory | in their own record |
+| patient, identity verified | their own | the directory | add to their own record; change their details, consents, bookings |
 | patient, not yet verified | none | the directory | none |
 | doctor, nurse, pharmacist | their health centres' patients, and those who consented | all | in those records |
 | health-centre admin | none | all | the directory |
@@ -30,6 +30,10 @@ from mor.fhir.permissions import Access, Interaction
 from mor.fhir.store import Transaction
 from mor.fhir.visibility import DIRECTORY_TYPES, Unowned, Visibility
 
+# What patients may change and delete in their own record, beyond adding to it: their
+# details, their consents, the family members who act for them, their bookings and answers.
+PATIENT_MANAGED_TYPES: Final = frozenset({"Patient", "Consent", "RelatedPerson", "Appointment",
+                                          "QuestionnaireResponse"})
 _WRITES: Final = frozenset({Interaction.CREATE, Interaction.UPDATE, Interaction.DELETE})
 # The record of what happened: added by mor (and by trusted backend services, such as a
 # partner system reporting its own accesses), never changed or deleted.
@@ -77,6 +81,10 @@ class Principal:
         if role is Role.PATIENT and not self.account.verified:
             raise Forbidden("Your identity has not been verified yet; until it is, your "
                             "account can only look at general information")
+        if role is Role.PATIENT and interaction is not Interaction.CREATE and (
+                resource_type not in PATIENT_MANAGED_TYPES):
+            raise Forbidden(f"Patients add to their record but do not change or delete "
+                            f"{resource_type} resources; ask your health centre to correct it")
 
     async def record(self, tx: Transaction, access: Access) -> None:
         agents = []
