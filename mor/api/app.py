@@ -6,20 +6,30 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 import mor
 from mor.api.http_auth import BearerAuthentication, SmartEndpoints
 from mor.api.http_fhir import FhirEndpoint
+from mor.api.security_headers import SecurityHeaders
+from mor.auth.accounts import Accounts
+from mor.auth.sessions import Sessions
 from mor.auth.smart_server import SmartServer
+from mor.auth.totp import TotpSecrets
 from mor.config import Settings
 from mor.db.engine import create_engine
 from mor.fhir.store import Store
 from mor.services.bulk_export import BulkExport
+from mor.web.signin import SignIn
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
 _FHIR_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -32,7 +42,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     fhir = FhirEndpoint(store, max_body_bytes=settings.max_body_bytes,
                         base_url=settings.base_url and settings.base_url + "/fhir",
                         authenticate=BearerAuthentication(engine), export=export)
-    smart = SmartEndpoints(SmartServer(engine), settings.base_url)
+    smart_server = SmartServer(engine)
+    smart = SmartEndpoints(smart_server, settings.base_url)
+    sign_in = SignIn(Accounts(engine), Sessions(engine), TotpSecrets(engine), smart_server,
+                     settings.base_url)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -59,13 +72,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/fhir/.well-known/smart-configuration", smart.configuration,
                   methods=["GET"]),
             Route("/.well-known/smart-configuration", smart.configuration, methods=["GET"]),
+            Route("/auth/login", sign_in.login_page, methods=["GET"]),
+            Route("/auth/login", sign_in.login, methods=["POST"]),
+            Route("/auth/totp", sign_in.totp_page, methods=["GET"]),
+            Route("/auth/totp", sign_in.totp, methods=["POST"]),
+            Route("/auth/signed-in", sign_in.signed_in_page, methods=["GET"]),
+            Route("/auth/logout", sign_in.logout, methods=["POST"]),
+            Route("/auth/authorize", sign_in.authorize_page, methods=["GET"]),
+            Route("/auth/authorize", sign_in.authorize, methods=["POST"]),
             Route("/auth/token", smart.token, methods=["POST"]),
             Route("/auth/revoke", smart.revoke, methods=["POST"]),
             Route("/auth/introspect", smart.introspect, methods=["POST"]),
             Route("/fhir", fhir.handle, methods=_FHIR_METHODS),
             Route("/fhir/{path:path}", fhir.handle, methods=_FHIR_METHODS),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders, https=(settings.base_url or "").startswith(
+            "https://"))],
     )
     app.state.store = store
     return app

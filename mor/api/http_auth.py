@@ -61,17 +61,25 @@ class SmartEndpoints:
         base = self._base(request)
         body: dict[str, Any] = {
             "issuer": base,
+            "authorization_endpoint": f"{base}/auth/authorize",
             "token_endpoint": f"{base}/auth/token",
             "revocation_endpoint": f"{base}/auth/revoke",
             "introspection_endpoint": f"{base}/auth/introspect",
-            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "token_endpoint_auth_methods_supported": ["private_key_jwt",
+                                                      "client_secret_basic", "none"],
             "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
-            "grant_types_supported": ["client_credentials"],
-            "scopes_supported": ["system/*.rs", "system/*.cruds", "system/*.read"],
-            "response_types_supported": [],
+            "grant_types_supported": ["authorization_code", "client_credentials",
+                                      "refresh_token"],
+            "scopes_supported": ["openid", "fhirUser", "launch/patient", "offline_access",
+                                 "patient/*.rs", "patient/*.cruds", "user/*.rs",
+                                 "user/*.cruds", "system/*.rs", "system/*.cruds"],
+            "response_types_supported": ["code"],
             "code_challenge_methods_supported": ["S256"],
-            "capabilities": ["client-confidential-asymmetric", "permission-v1",
-                             "permission-v2"],
+            "capabilities": ["launch-standalone", "client-public",
+                             "client-confidential-symmetric",
+                             "client-confidential-asymmetric", "context-standalone-patient",
+                             "permission-offline", "permission-patient", "permission-user",
+                             "permission-v1", "permission-v2"],
         }
         return JSONResponse(body, headers={"Cache-Control": "public, max-age=3600"})
 

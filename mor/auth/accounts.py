@@ -8,11 +8,12 @@ burst of parallel guesses gets no more tries than a slow one.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 import orjson
-from sqlalchemy import case, or_, select, update
+from sqlalchemy import ColumnElement, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -110,35 +111,52 @@ class Accounts:
 
     async def sign_in(self, username: str, password: str) -> Account:
         """The account, if the password is right and the account may sign in now."""
-        username = _normalise(username)
+        where = account.c.username == _normalise(username)
+        taken = await self._take_attempt(where)
+        ok = taken is not None and verify_secret(taken[0], password)
+        if taken is None:
+            verify_secret(None, password)  # the same time as a real check
+        await self._settle(where, taken, ok)
+        found = await self.find(username)
+        assert found is not None
+        return found
+
+    async def check_second_factor(self, account_id: str, is_right: Callable[[], bool]
+                                  ) -> None:
+        """Count a second-factor attempt like a password attempt: guessing six digits
+        locks the account as guessing a password does."""
+        where = account.c.id == account_id
+        taken = await self._take_attempt(where)
+        await self._settle(where, taken, taken is not None and is_right())
+
+    async def _take_attempt(self, where: ColumnElement[bool]) -> tuple[str, int] | None:
+        """Take an attempt first; none is left while the account is locked or disabled."""
         now = now_micros()
         lock_over = or_(account.c.locked_until.is_(None), account.c.locked_until < now)
-        # Take an attempt first; none is left while the account is locked.
         async with self.engine.begin() as conn:
             taken = (await conn.execute(
                 update(account)
-                .where(account.c.username == username, account.c.disabled.is_(False),
+                .where(where, account.c.disabled.is_(False),
                        or_(account.c.failed_logins < MAX_FAILED_SIGN_INS,
                            account.c.locked_until < now))
                 .values(failed_logins=case((account.c.locked_until < now, 1),
                                            else_=account.c.failed_logins + 1),
                         locked_until=case((lock_over, None), else_=account.c.locked_until))
                 .returning(account.c.password_hash, account.c.failed_logins))).first()
-        if taken is None:
-            verify_secret(None, password)  # the same time as a real check
-            raise SignInRefused(_REFUSED)
-        if not verify_secret(taken[0], password):
-            if taken[1] >= MAX_FAILED_SIGN_INS:
-                async with self.engine.begin() as conn:
-                    await conn.execute(update(account).where(account.c.username == username)
-                                       .values(locked_until=now + LOCK_MICROS))
-            raise SignInRefused(_REFUSED)
-        async with self.engine.begin() as conn:
-            await conn.execute(update(account).where(account.c.username == username)
-                               .values(failed_logins=0, locked_until=None))
-        found = await self.find(username)
-        assert found is not None
-        return found
+        return None if taken is None else (str(taken[0]), int(taken[1]))
+
+    async def _settle(self, where: ColumnElement[bool], taken: tuple[str, int] | None,
+                      ok: bool) -> None:
+        if taken is not None and ok:
+            async with self.engine.begin() as conn:
+                await conn.execute(update(account).where(where)
+                                   .values(failed_logins=0, locked_until=None))
+            return
+        if taken is not None and taken[1] >= MAX_FAILED_SIGN_INS:
+            async with self.engine.begin() as conn:
+                await conn.execute(update(account).where(where)
+                                   .values(locked_until=now_micros() + LOCK_MICROS))
+        raise SignInRefused(_REFUSED)
 
 
 _REFUSED: Final = ("The name or password is wrong, or the account is locked after too many "

@@ -21,27 +21,30 @@ from authlib.oauth2 import AuthorizationServer, OAuth2Request
 from authlib.oauth2.rfc6749 import (
     ClientMixin,
     InvalidClientError,
+    InvalidRequestError,
     InvalidScopeError,
     OAuth2Payload,
     grants,
 )
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from mor.auth.clients import Client, Clients
 from mor.auth.passwords import verify_secret
 from mor.auth.scopes import Scopes
 from mor.auth.tokens import BACKEND_ACCESS_SECONDS, Grant, Tokens, token_hash
-from mor.db.schema import oauth_assertion
+from mor.db.schema import oauth_assertion, oauth_code
 from mor.fhir.timestamps import now_micros
 
 T = TypeVar("T")
@@ -50,6 +53,8 @@ T = TypeVar("T")
 # A context variable, as Authlib's hooks run in another thread.
 _AUDIENCES: ContextVar[list[str]] = ContextVar("mor_assertion_audiences")
 ASSERTION_ALGORITHMS: Final = ["RS384", "ES384", "RS256", "ES256", "PS384"]
+# An authorization code must be exchanged within a minute (RFC 6749 suggests at most ten).
+CODE_SECONDS: Final = 60
 # Longest life mor accepts for a client assertion; SMART asks for at most five minutes.
 MAX_ASSERTION_SECONDS: Final = 300
 
@@ -140,7 +145,10 @@ class _Request(OAuth2Request):  # type: ignore[misc]
         lists: dict[str, list[str]] = {}
         for key, value in form.multi_items():
             lists.setdefault(key, []).append(str(value))
-        self.payload = _Payload(self._form, lists)
+        for key, value in args.items():
+            lists.setdefault(key, []).append(value)
+        # As Flask's request.values: the query string and the form together.
+        self.payload = _Payload({**args, **self._form}, lists)
 
     @property
     def args(self) -> dict[str, str]:
@@ -218,6 +226,85 @@ class _ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["private_key_jwt"]
 
 
+@dataclass(frozen=True)
+class User:
+    """The person a grant is for, and the patient in context (launch/patient)."""
+
+    id: str
+    patient: str | None = None
+
+
+@dataclass(frozen=True)
+class _Code:
+    client_id: str
+    account_id: str
+    redirect_uri: str
+    scope: str
+    patient: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    code_hash: str
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
+class _Pkce(CodeChallenge):  # type: ignore[misc]
+    """PKCE as SMART App Launch 2 requires it: on every authorization, S256 only."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError(
+                "Missing 'code_challenge': SMART apps must use PKCE with S256")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["none", "client_secret_basic"]
+
+    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+        user: User = request.user
+        _on_loop(self.server.save_code, code, request.client.get_client_id(), user,
+                 request.payload.redirect_uri or request.client.get_default_redirect_uri(),
+                 request.payload.scope or "", request.payload.data.get("code_challenge"),
+                 request.payload.data.get("code_challenge_method"))
+
+    def query_authorization_code(self, code: str, client: _ClientModel) -> _Code | None:
+        found: _Code | None = _on_loop(self.server.find_code, code, client.get_client_id())
+        return found
+
+    def delete_authorization_code(self, authorization_code: _Code) -> None:
+        _on_loop(self.server.delete_code, authorization_code.code_hash)
+
+    def authenticate_user(self, authorization_code: _Code) -> User:
+        return User(authorization_code.account_id, authorization_code.patient)
+
+
+class _RefreshToken(grants.RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS: ClassVar[list[str]] = ["none", "client_secret_basic"]
+    # A new refresh token with each use; the old grant is revoked (rotation).
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> _Token | None:
+        found: _Token | None = self.server.query_token(refresh_token, "refresh_token")
+        return found if found is not None and found.kind == "refresh" else None
+
+    def authenticate_user(self, refresh_token: _Token) -> User | None:
+        account_id = refresh_token.grant.account_id
+        return None if account_id is None else User(account_id, refresh_token.grant.patient)
+
+    def revoke_old_credential(self, refresh_token: _Token) -> None:
+        _on_loop(self.server.tokens.revoke, refresh_token.token)
+
+
 class SmartServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(scopes_supported=None)
@@ -228,6 +315,8 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
         self.register_client_auth_method(_ClientAssertion.CLIENT_AUTH_METHOD,
                                          _ClientAssertion(self))
         self.register_grant(_ClientCredentials)
+        self.register_grant(_AuthorizationCode, [_Pkce(required=True)])
+        self.register_grant(_RefreshToken)
         self.register_endpoint(_Revocation)
         self.register_endpoint(_Introspection)
 
@@ -249,10 +338,7 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
 
     async def _answer(self, request: Request, base_url: str, endpoint: str,
                       respond: Callable[[_Request], Response]) -> Response:
-        form = await request.form()
-        _AUDIENCES.set([f"{base_url}/auth/token", f"{base_url}/auth/{endpoint}", base_url])
-        oauth_request = _Request(request.method, f"{base_url}/auth/{endpoint}",
-                                 dict(request.headers), form, dict(request.query_params))
+        oauth_request = await self._oauth_request(request, base_url, endpoint)
         response: Response = await anyio.to_thread.run_sync(respond, oauth_request)
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -264,6 +350,8 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
 
     def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]
                         ) -> Response:
+        if status == 302:
+            return RedirectResponse(dict(headers)["Location"], 302)
         return JSONResponse(body, status, dict(headers))
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
@@ -295,7 +383,62 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
         return _on_loop(_issue, self.tokens, client.get_client_id(),
                         None if user is None else user.id, scope or "",
                         not backend and include_refresh_token,
-                        BACKEND_ACCESS_SECONDS if backend else None)
+                        BACKEND_ACCESS_SECONDS if backend else None,
+                        None if user is None else user.patient)
+
+    # -- authorization codes -----------------------------------------------------
+
+    async def save_code(self, code: str, client_id: str, user: User, redirect_uri: str,
+                        scope: str, challenge: str | None, method: str | None) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(oauth_code.insert().values(
+                code_hash=token_hash(code), client_id=client_id, account_id=user.id,
+                redirect_uri=redirect_uri, scope=scope, patient=user.patient,
+                code_challenge=challenge, code_challenge_method=method,
+                expires=now_micros() + CODE_SECONDS * 1_000_000))
+
+    async def find_code(self, code: str, client_id: str) -> _Code | None:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(
+                oauth_code.c.client_id, oauth_code.c.account_id, oauth_code.c.redirect_uri,
+                oauth_code.c.scope, oauth_code.c.patient, oauth_code.c.code_challenge,
+                oauth_code.c.code_challenge_method, oauth_code.c.code_hash).where(
+                oauth_code.c.code_hash == token_hash(code), oauth_code.c.client_id == client_id,
+                oauth_code.c.expires > now_micros()))).first()
+        return None if row is None else _Code(*row)
+
+    async def delete_code(self, code_hash: str) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(oauth_code.delete().where(oauth_code.c.code_hash == code_hash))
+
+    async def check_authorization(self, request: Request, base_url: str) -> Any:
+        """Validate an authorization request (client, redirect URI, scopes, PKCE); raises
+        Authlib's OAuth2Error when it is not valid."""
+        oauth_request = await self._oauth_request(request, base_url, "authorize")
+        return await anyio.to_thread.run_sync(
+            lambda: self.get_consent_grant(oauth_request, end_user=None))
+
+    async def authorization_response(self, request: Request, base_url: str,
+                                     user: User | None) -> Response:
+        """Redirect back to the app: with a code if ``user`` allowed it, else refused."""
+        oauth_request = await self._oauth_request(request, base_url, "authorize")
+
+        def respond() -> Response:
+            # Validated again: what the person allowed must still be a valid request.
+            grant = self.get_consent_grant(oauth_request, end_user=user)
+            answer: Response = self.create_authorization_response(
+                oauth_request, grant_user=user, grant=grant)
+            return answer
+
+        response: Response = await anyio.to_thread.run_sync(respond)
+        return response
+
+    async def _oauth_request(self, request: Request, base_url: str, endpoint: str
+                             ) -> _Request:
+        form = await request.form() if request.method == "POST" else FormData()
+        _AUDIENCES.set([f"{base_url}/auth/token", f"{base_url}/auth/{endpoint}", base_url])
+        return _Request(request.method, f"{base_url}/auth/{endpoint}", dict(request.headers),
+                        form, dict(request.query_params))
 
     async def remember_assertion(self, client_id: str, jti: str, expires: int) -> bool:
         """Record a client assertion's jti; False if it was used before."""
@@ -311,12 +454,12 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
 
 
 async def _issue(tokens: Tokens, client_id: str, account_id: str | None, scope: str,
-                 refresh: bool, seconds: int | None) -> dict[str, Any]:
+                 refresh: bool, seconds: int | None, patient: str | None) -> dict[str, Any]:
     if seconds is None:
         return await tokens.issue(client_id=client_id, account_id=account_id, scope=scope,
-                                  refresh=refresh)
+                                  refresh=refresh, patient=patient)
     return await tokens.issue(client_id=client_id, account_id=account_id, scope=scope,
-                              refresh=refresh, access_seconds=seconds)
+                              refresh=refresh, access_seconds=seconds, patient=patient)
 
 
 __all__ = ["SmartServer", "token_hash"]

@@ -253,6 +253,38 @@ oauth_assertion = Table(
     Column("expires", BigInteger, nullable=False),
 )
 
+login_session = Table(
+    "login_session",
+    metadata,
+    # A person signed in to mor's pages; the browser holds the token in a cookie.
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    # Half-open until the second factor is given: password checked, TOTP not yet.
+    Column("complete", Boolean, nullable=False),
+    # Sent back in every form, compared on every POST (CSRF).
+    Column("csrf_token", String(64), nullable=False),
+    Column("created", BigInteger, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("address", String(64), nullable=True),
+)
+Index("ix_login_session_account", login_session.c.account_id)
+
+oauth_code = Table(
+    "oauth_code",
+    metadata,
+    # An authorization code (SMART App Launch), kept as a hash until it is exchanged.
+    Column("code_hash", String(64), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("account_id", String(64), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("scope", Text, nullable=False),
+    Column("patient", String(64), nullable=True),
+    Column("code_challenge", String(128), nullable=True),
+    Column("code_challenge_method", String(8), nullable=True),
+    Column("expires", BigInteger, nullable=False),
+)
+
 INDEX_TABLES: dict[str, Table] = {
     "string": idx_string,
     "token": idx_token,

@@ -58,6 +58,7 @@ def _build(base_url: str) -> dict[str, Any]:
         "patchFormat": ["application/json-patch+json"],
         "rest": [{
             "mode": "server",
+            "security": _security(base_url),
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"},
                             {"code": "history-system"}, {"code": "search-system"}],
@@ -66,4 +67,25 @@ def _build(base_url: str) -> dict[str, Any]:
                             "http://hl7.org/fhir/CompartmentDefinition/relatedPerson"
                             for code in compartment_types()],
         }],
+    }
+
+
+def _security(fhir_base: str) -> dict[str, Any]:
+    """SMART on FHIR: where to get tokens (the oauth-uris extension of SMART App Launch)."""
+    server = fhir_base.removesuffix("/fhir")
+    return {
+        "cors": False,
+        "service": [{"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+            "code": "SMART-on-FHIR"}]}],
+        "description": "Every request but this one needs an OAuth 2.0 bearer token (SMART "
+                       "App Launch 2); see .well-known/smart-configuration",
+        "extension": [{
+            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+            "extension": [
+                {"url": "authorize", "valueUri": f"{server}/auth/authorize"},
+                {"url": "token", "valueUri": f"{server}/auth/token"},
+                {"url": "revoke", "valueUri": f"{server}/auth/revoke"},
+                {"url": "introspect", "valueUri": f"{server}/auth/introspect"},
+            ]}],
     }

@@ -94,6 +94,12 @@ async def test_the_configuration_tells_apps_how_to_get_tokens(http: httpx.AsyncC
     assert "private_key_jwt" in config["token_endpoint_auth_methods_supported"]
     assert "client_credentials" in config["grant_types_supported"]
     assert "client-confidential-asymmetric" in config["capabilities"]
+    assert config["code_challenge_methods_supported"] == ["S256"]
+    # The CapabilityStatement says the same, the older way (SMART's oauth-uris extension).
+    security = (await http.get("/fhir/metadata")).json()["rest"][0]["security"]
+    uris = {e["url"]: e["valueUri"] for e in security["extension"][0]["extension"]}
+    assert uris["token"] == TOKEN_URL
+    assert uris["authorize"] == config["authorization_endpoint"]
 
 
 async def test_a_service_gets_a_token_and_reads_with_it(

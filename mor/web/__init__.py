@@ -1,0 +1,1 @@
+"""mor's own pages: server-rendered HTML in Thai, Lao and English."""
