@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                         authenticate=BearerAuthentication(engine), export=export)
     smart_server = SmartServer(engine)
     smart = SmartEndpoints(smart_server, settings.base_url)
-    sign_in = SignIn(Accounts(engine), Sessions(engine), TotpSecrets(engine), smart_server,
+    sign_in = SignIn(store, Accounts(engine), Sessions(engine), TotpSecrets(engine), smart_server,
                      settings.base_url)
 
     @asynccontextmanager

@@ -116,3 +116,29 @@ async def record(tx: Transaction, access: Access, agents: list[dict[str, Any]]) 
     owners = await tx.owners(list(access.resources))
     patients = sorted({p for found in owners.values() for p in found} | access.extra_patients)
     await tx.create(audit_event(access, agents=agents, patients=patients))
+
+
+_DICOM: Final = "http://dicom.nema.org/resources/ontology/DCM"
+SIGN_IN: Final = ("110122", "Login")
+SIGN_OUT: Final = ("110123", "Logout")
+
+
+def sign_in_event(event: tuple[str, str], *, success: bool, agent: dict[str, Any],
+                  reason: str | None = None) -> dict[str, Any]:
+    """A sign-in or sign-out, successful or not (DICOM 110114 User Authentication)."""
+    audit: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "type": {"system": _DICOM, "code": "110114", "display": "User Authentication"},
+        "subtype": [{"system": _DICOM, "code": event[0], "display": event[1]}],
+        "action": "E",
+        "recorded": instant_from_micros(now_micros()),
+        "outcome": "0" if success else "4",
+        "agent": [agent],
+        "source": {"observer": {"display": "mor"},
+                   "type": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                       "security-source-type",
+                             "code": "4", "display": "Application Server"}]},
+    }
+    if reason:
+        audit["outcomeDesc"] = reason
+    return audit

@@ -15,12 +15,15 @@ from authlib.oauth2 import OAuth2Error
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from mor.auth import audit
 from mor.auth.accounts import Account, Accounts, SignInRefused
 from mor.auth.roles import STAFF_ROLES, Role
 from mor.auth.scopes import Scopes
 from mor.auth.sessions import Session, Sessions
 from mor.auth.smart_server import SmartServer, User
 from mor.auth.totp import TotpSecrets, code_is_right, new_secret, provisioning_uri, qr_code_svg
+from mor.fhir.store import Store
+from mor.fhir.visibility import EVERYTHING
 from mor.web.i18n import LANGUAGES, N_
 from mor.web.rendering import gettext, render
 
@@ -29,8 +32,9 @@ CSRF_COOKIE: Final = "mor_csrf"
 
 
 class SignIn:
-    def __init__(self, accounts: Accounts, sessions: Sessions, totp: TotpSecrets,
-                 smart: SmartServer, base_url: str | None) -> None:
+    def __init__(self, store: Store, accounts: Accounts, sessions: Sessions,
+                 totp: TotpSecrets, smart: SmartServer, base_url: str | None) -> None:
+        self.store = store
         self.accounts = accounts
         self.sessions = sessions
         self.totp_secrets = totp
@@ -52,9 +56,13 @@ class SignIn:
         try:
             account = await self.accounts.sign_in(username, str(form.get("password", "")))
         except SignInRefused:
+            await self._record(request, audit.SIGN_IN, await self.accounts.find(username),
+                               success=False, reason="wrong password, locked or disabled")
             return self._login_form(request, next_url=next_url, status=401, username=username,
                                     error=gettext(request, _REFUSED))
         staff = account.role in STAFF_ROLES
+        if not staff:
+            await self._record(request, audit.SIGN_IN, account, success=True)
         session = await self.sessions.open(account.id, complete=not staff,
                                            address=_address(request))
         target = next_url
@@ -95,9 +103,12 @@ class SignIn:
             await self.accounts.check_second_factor(
                 account.id, lambda: bool(secret) and code_is_right(secret, code))
         except SignInRefused:
+            await self._record(request, audit.SIGN_IN, account, success=False,
+                               reason="wrong second-factor code, or locked")
             return await self._totp_form(request, session, account, next_url, status=401,
                                          secret=None if stored else secret,
                                          error=gettext(request, _WRONG_CODE))
+        await self._record(request, audit.SIGN_IN, account, success=True)
         if stored is None:
             await self.totp_secrets.enrol(account.id, secret)
         complete = await self.sessions.complete(session)
@@ -142,6 +153,8 @@ class SignIn:
             return RedirectResponse("/auth/signed-in", 303)
         if session is not None:
             await self.sessions.revoke(session.token)
+            await self._record(request, audit.SIGN_OUT,
+                               await self.accounts.get(session.account_id), success=True)
         response = render(request, "message.html", heading=gettext(request, "Signed out"),
                           text=gettext(request, "You are signed out."), signed_in=False,
                           lang_url=_lang_url(request))
@@ -192,6 +205,18 @@ class SignIn:
         return session, await self.accounts.get(session.account_id)
 
     # -- helpers ------------------------------------------------------------------
+
+    async def _record(self, request: Request, event: tuple[str, str], account: Account | None,
+                      *, success: bool, reason: str | None = None) -> None:
+        """The sign-in or sign-out as an AuditEvent. A name that is no account is not
+        recorded: people type their password into the name field by mistake."""
+        if account is not None:
+            agent = audit.person_agent(account.fhir_user, account.username, _address(request))
+        else:
+            agent = audit.person_agent(None, "(no such account)", _address(request))
+        async with self.store.writing(EVERYTHING) as tx:
+            await tx.create(audit.sign_in_event(event, success=success, agent=agent,
+                                                reason=reason))
 
     def _base(self, request: Request) -> str:
         return self.base_url or str(request.base_url).rstrip("/")

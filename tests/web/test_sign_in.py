@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pyotp
 import pytest
 from starlette.applications import Starlette
@@ -135,3 +136,28 @@ async def test_security_headers_on_pages_and_the_api(app: Starlette) -> None:
             assert "frame-ancestors 'none'" in headers["content-security-policy"]
             assert headers["x-content-type-options"] == "nosniff"
             assert headers["strict-transport-security"].startswith("max-age=")
+
+
+async def test_sign_ins_and_failures_are_audited(
+    app: Starlette, accounts: Accounts, client: httpx.AsyncClient,
+) -> None:
+    async with browser(app) as http:
+        await sign_in(http, "somsri@example.com", "wrong password")
+        await sign_in(http, "nobody@example.com", "my password by mistake")
+        page = await http.get((await sign_in(http, "somsri@example.com", PASSWORD))
+                              .headers["location"])
+        await http.post("/auth/logout", data={"csrf_token": hidden(page.text, "csrf_token")})
+    bundle = (await client.get("/AuditEvent", params={
+        "type": "http://dicom.nema.org/resources/ontology/DCM|110114",
+        "_sort": "date"})).json()
+    events = [(e["resource"]["subtype"][0]["display"], e["resource"]["outcome"],
+               e["resource"]["agent"][0]["who"].get("reference"),
+               e["resource"]["agent"][0]["who"].get("display"))
+              for e in bundle["entry"]]
+    assert events == [
+        ("Login", "4", "Patient/somsri", "somsri@example.com"),
+        ("Login", "4", None, "(no such account)"),
+        ("Login", "0", "Patient/somsri", "somsri@example.com"),
+        ("Logout", "0", "Patient/somsri", "somsri@example.com"),
+    ]
+    assert "my password by mistake" not in str(bundle)
