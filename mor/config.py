@@ -7,6 +7,7 @@
 | MOR_MAX_BODY_BYTES | largest request body accepted | 16 MiB |
 | MOR_DB_POOL_SIZE | database connections per server process | 20 |
 | MOR_EXPORT_DIR | where bulk exports ($export) write their NDJSON files | ./mor-data/exports |
+| MOR_RATE_LIMIT | requests a minute per client (access token, or address); 0: no limit | 6000 |
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Settings:
     max_body_bytes: int = 16 * 1024 * 1024
     db_pool_size: int = 20
     export_dir: Path = Path("mor-data/exports")
+    rate_limit_per_minute: int = 6000
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -39,6 +41,7 @@ class Settings:
             max_body_bytes=_positive_int(env, "MOR_MAX_BODY_BYTES", 16 * 1024 * 1024),
             db_pool_size=_positive_int(env, "MOR_DB_POOL_SIZE", 20),
             export_dir=Path(env.get("MOR_EXPORT_DIR") or "mor-data/exports"),
+            rate_limit_per_minute=_whole_number(env, "MOR_RATE_LIMIT", 6000),
         )
 
     @property
@@ -64,3 +67,13 @@ def _positive_int(env: dict[str, str], name: str, default: int) -> int:
     if value <= 0:
         raise ConfigError(f"{name} must be greater than zero, not {value}")
     return value
+
+
+def _whole_number(env: dict[str, str], name: str, default: int) -> int:
+    """A setting that may be 0 (meaning: off)."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number (0 for none), not {raw!r}")
+    return int(raw)

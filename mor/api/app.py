@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 import mor
 from mor.api.http_auth import BearerAuthentication, SmartEndpoints
 from mor.api.http_fhir import FhirEndpoint
+from mor.api.rate_limits import RateLimits
 from mor.api.security_headers import SecurityHeaders
 from mor.auth.accounts import Accounts
 from mor.auth.sessions import Sessions
@@ -88,8 +89,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(SecurityHeaders, https=(settings.base_url or "").startswith(
-            "https://"))],
+        middleware=[
+            Middleware(SecurityHeaders,
+                       https=(settings.base_url or "").startswith("https://")),
+            Middleware(RateLimits, per_minute=settings.rate_limit_per_minute),
+        ],
     )
     app.state.store = store
     return app
