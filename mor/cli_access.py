@@ -97,6 +97,20 @@ def user_list() -> None:
     console.print(table)
 
 
+@user_app.command("verify")
+def user_verify(username: Annotated[str, typer.Argument()]) -> None:
+    """Record that a patient's identity document was checked: from now on their account
+    sees their health record."""
+    from mor.auth.accounts import AccountError, Accounts
+
+    try:
+        account = _run(lambda engine: Accounts(engine).set_verified(username))
+    except AccountError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"Verified {account.username} ({account.fhir_user}).")
+
+
 @user_app.command("disable")
 def user_disable(username: Annotated[str, typer.Argument()]) -> None:
     """Disable an account: it can no longer sign in, and its tokens stop working at once."""

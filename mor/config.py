@@ -8,12 +8,17 @@
 | MOR_DB_POOL_SIZE | database connections per server process | 20 |
 | MOR_EXPORT_DIR | where bulk exports ($export) write their NDJSON files | ./mor-data/exports |
 | MOR_RATE_LIMIT | requests a minute per client (access token, or address); 0: no limit | 6000 |
+| MOR_SMTP_HOST | mail server for one-time codes and reminders; unset: the outbox | (none) |
+| MOR_SMTP_PORT, MOR_SMTP_FROM | its port, and the sender address | 25, mor@localhost |
+| MOR_SMTP_USER, MOR_SMTP_PASSWORD | its login, if it needs one | (none) |
+| MOR_SMTP_STARTTLS | 1 to switch to TLS before logging in | 0 |
+| MOR_OUTBOX_DIR | where messages go when no mail server or SMS gateway is set | ./mor-data/outbox |
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///./mor-data/mor.db"
@@ -31,6 +36,14 @@ class Settings:
     db_pool_size: int = 20
     export_dir: Path = Path("mor-data/exports")
     rate_limit_per_minute: int = 6000
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "mor@localhost"
+    smtp_user: str | None = None
+    # Kept out of repr, so it can never be printed or logged with the settings.
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = False
+    outbox_dir: Path = Path("mor-data/outbox")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -42,6 +55,13 @@ class Settings:
             db_pool_size=_positive_int(env, "MOR_DB_POOL_SIZE", 20),
             export_dir=Path(env.get("MOR_EXPORT_DIR") or "mor-data/exports"),
             rate_limit_per_minute=_whole_number(env, "MOR_RATE_LIMIT", 6000),
+            smtp_host=env.get("MOR_SMTP_HOST") or None,
+            smtp_port=_positive_int(env, "MOR_SMTP_PORT", 25),
+            smtp_from=env.get("MOR_SMTP_FROM") or "mor@localhost",
+            smtp_user=env.get("MOR_SMTP_USER") or None,
+            smtp_password=env.get("MOR_SMTP_PASSWORD") or None,
+            smtp_starttls=env.get("MOR_SMTP_STARTTLS") == "1",
+            outbox_dir=Path(env.get("MOR_OUTBOX_DIR") or "mor-data/outbox"),
         )
 
     @property

@@ -28,6 +28,9 @@ from mor.config import Settings
 from mor.db.engine import create_engine
 from mor.fhir.store import Store
 from mor.services.bulk_export import BulkExport
+from mor.services.messaging import senders
+from mor.services.registration import Registrations
+from mor.web.registering import Registering
 from mor.web.signin import SignIn
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -45,6 +48,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                         authenticate=BearerAuthentication(engine), export=export)
     smart_server = SmartServer(engine)
     smart = SmartEndpoints(smart_server, settings.base_url)
+    email, sms = senders(settings)
+    registering = Registering(Registrations(store, Accounts(engine), email, sms))
     sign_in = SignIn(store, Accounts(engine), Sessions(engine), TotpSecrets(engine), smart_server,
                      settings.base_url)
 
@@ -73,6 +78,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/fhir/.well-known/smart-configuration", smart.configuration,
                   methods=["GET"]),
             Route("/.well-known/smart-configuration", smart.configuration, methods=["GET"]),
+            Route("/register", registering.page, methods=["GET"]),
+            Route("/register", registering.submit, methods=["POST"]),
+            Route("/register/confirm", registering.confirm, methods=["POST"]),
             Route("/auth/login", sign_in.login_page, methods=["GET"]),
             Route("/auth/login", sign_in.login, methods=["POST"]),
             Route("/auth/totp", sign_in.totp_page, methods=["GET"]),

@@ -57,18 +57,22 @@ class Accounts:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def add(self, username: str, password: str, role: Role, *,
+    async def add(self, username: str, password: str | None, role: Role, *,
                   fhir_user: str | None = None, organizations: tuple[str, ...] = (),
-                  verified: bool = False) -> Account:
+                  verified: bool = False, password_hash: str | None = None) -> Account:
+        """A new account; give the password, or its hash when it was checked and hashed
+        earlier (a registration waiting for its one-time code)."""
         username = _normalise(username)
-        check_password_strength(password)
+        if password_hash is None:
+            check_password_strength(password or "")
+            password_hash = hash_secret(password or "")
         if fhir_user is not None:
             expected = FHIR_USER_TYPES[role]
             if not fhir_user.startswith(expected + "/") or len(fhir_user.split("/")) != 2:
                 raise AccountError(f"A {role.value} account is linked to a {expected}: "
                                    f"give {expected}/[id], not {fhir_user!r}")
         values = {
-            "id": str(uuid.uuid4()), "username": username, "password_hash": hash_secret(password),
+            "id": str(uuid.uuid4()), "username": username, "password_hash": password_hash,
             "role": role.value, "fhir_user": fhir_user,
             "organizations": orjson.dumps(list(organizations)).decode() if organizations else None,
             "verified": verified, "disabled": False, "failed_logins": 0, "created": now_micros(),
@@ -98,6 +102,18 @@ class Accounts:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(select(*_COLUMNS).order_by(account.c.username))).all()
         return [_account(row) for row in rows]
+
+    async def set_verified(self, username: str) -> Account:
+        """A patient's identity was checked (in person, or by staff checking the ID): from
+        now on the account sees the patient's record."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(update(account).where(
+                account.c.username == _normalise(username)).values(verified=True))
+        if result.rowcount == 0:
+            raise AccountError(f"There is no account named {username!r}")
+        found = await self.find(username)
+        assert found is not None
+        return found
 
     async def set_disabled(self, username: str, disabled: bool) -> Account:
         async with self.engine.begin() as conn:

@@ -7,6 +7,8 @@ from typing import Final
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from mor.messages import N_
+
 # argon2-cffi's defaults are RFC 9106's second recommended option (Argon2id, 64 MiB).
 _HASHER: Final = PasswordHasher()
 MIN_PASSWORD_LENGTH: Final = 10
@@ -28,4 +30,8 @@ def verify_secret(stored_hash: str | None, secret: str) -> bool:
 
 def check_password_strength(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise ValueError(_TOO_SHORT)
+
+
+# A fixed string, to be translated: keep the number in step with MIN_PASSWORD_LENGTH.
+_TOO_SHORT: Final = N_("A password needs at least 10 characters")

@@ -285,6 +285,18 @@ oauth_code = Table(
     Column("expires", BigInteger, nullable=False),
 )
 
+registration = Table(
+    "registration",
+    metadata,
+    # A patient's registration waiting for the one-time code sent to their phone or e-mail.
+    Column("id", String(64), primary_key=True),
+    Column("details", Text, nullable=False),  # JSON: name, birth date, contact, document
+    Column("password_hash", Text, nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+)
+
 INDEX_TABLES: dict[str, Table] = {
     "string": idx_string,
     "token": idx_token,

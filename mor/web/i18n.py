@@ -18,12 +18,16 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from starlette.requests import Request
 
+from mor.messages import N_
+
 LANGUAGES: Final = ("th", "lo", "en")
 # Each language named in itself, for the switcher on every page.
 LANGUAGE_NAMES: Final = {"th": "ไทย", "lo": "ລາວ", "en": "English"}
 DEFAULT_LANGUAGE: Final = "en"
 LANGUAGE_COOKIE: Final = "mor_lang"
 LOCALE_DIR: Final = Path(__file__).parent / "locale"
+
+__all__ = ["LANGUAGES", "N_", "language_of", "translations"]
 
 
 @cache
@@ -65,7 +69,3 @@ def _from_accept_language(header: str) -> str:
             choices.append((quality, primary))
     return max(choices, default=(0.0, DEFAULT_LANGUAGE), key=lambda c: c[0])[1]
 
-
-def N_(message: str) -> str:
-    """Mark a message for translation where it is defined; translate it where it is shown."""
-    return message

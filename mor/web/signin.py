@@ -74,7 +74,7 @@ class SignIn:
                     error: str | None = None, username: str = "") -> Response:
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
         response = render(request, "login.html", status, csrf_token=csrf, next=next_url,
-                          error=error, username=username, lang_url=_lang_url(request))
+                          error=error, username=username, lang_url=lang_url(request))
         response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict",
                             secure=self._secure(request), path="/auth")
         return response
@@ -125,7 +125,7 @@ class SignIn:
             context = {"secret": secret, "qr_svg": qr_code_svg(uri)}
         return render(request, "totp.html", status, enrol=enrol, csrf_token=session.csrf_token,
                       next=next_url, action="/auth/totp", error=error,
-                      lang_url=_lang_url(request), **context)
+                      lang_url=lang_url(request), **context)
 
     async def _half_open(self, request: Request) -> tuple[Session | None, Account | None]:
         session = await self.sessions.find(request.cookies.get(SESSION_COOKIE))
@@ -143,7 +143,7 @@ class SignIn:
         assert account is not None
         return render(request, "message.html", heading=gettext(request, "You are signed in"),
                       text=account.username, signed_in=True, csrf_token=session.csrf_token,
-                      lang_url=_lang_url(request))
+                      lang_url=lang_url(request))
 
     async def logout(self, request: Request) -> Response:
         session = await self.sessions.find(request.cookies.get(SESSION_COOKIE))
@@ -157,7 +157,7 @@ class SignIn:
                                await self.accounts.get(session.account_id), success=True)
         response = render(request, "message.html", heading=gettext(request, "Signed out"),
                           text=gettext(request, "You are signed out."), signed_in=False,
-                          lang_url=_lang_url(request))
+                          lang_url=lang_url(request))
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
@@ -174,12 +174,12 @@ class SignIn:
             return render(request, "message.html", 400,
                           heading=gettext(request, "This app's request cannot be accepted"),
                           text=f"{error.error}: {error.description or ''}", signed_in=True,
-                          csrf_token=session.csrf_token, lang_url=_lang_url(request))
+                          csrf_token=session.csrf_token, lang_url=lang_url(request))
         client = grant.client.client
         return render(request, "authorize.html", app_name=client.name,
                       username=account.username, csrf_token=session.csrf_token,
                       scopes=(request.query_params.get("scope") or client.scope).split(),
-                      lang_url=_lang_url(request))
+                      lang_url=lang_url(request))
 
     async def authorize(self, request: Request) -> Response:
         session, account = await self._signed_in(request)
@@ -196,7 +196,7 @@ class SignIn:
             return render(request, "message.html", 400,
                           heading=gettext(request, "This app's request cannot be accepted"),
                           text=f"{error.error}: {error.description or ''}", signed_in=True,
-                          csrf_token=session.csrf_token, lang_url=_lang_url(request))
+                          csrf_token=session.csrf_token, lang_url=lang_url(request))
 
     async def _signed_in(self, request: Request) -> tuple[Session | None, Account | None]:
         session = await self.sessions.find(request.cookies.get(SESSION_COOKIE))
@@ -264,7 +264,8 @@ def _address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _lang_url(request: Request) -> Any:
+def lang_url(request: Request) -> Any:
+    """For the language switcher: this page, in another language."""
     def url(code: str) -> str:
         assert code in LANGUAGES
         params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]

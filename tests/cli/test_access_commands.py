@@ -123,3 +123,14 @@ def test_a_generated_key_gets_a_token_from_the_running_server(
     result = runner.invoke(app, ["client", "token", "--key", str(key_file),
                                  "--scope", "system/Patient.c"], env=env)
     assert result.exit_code == 1 and "invalid_scope" in result.output
+
+
+def test_a_checked_identity_is_recorded(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    runner.invoke(app, ["user", "add", "0812345678", "--role", "patient", "--fhir-user",
+                        "Patient/p1", "--password", "long enough secret"], env=env)
+    assert "unverified" in runner.invoke(app, ["user", "list"], env=env).output
+    result = runner.invoke(app, ["user", "verify", "0812345678"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "unverified" not in runner.invoke(app, ["user", "list"], env=env).output
+    assert runner.invoke(app, ["user", "verify", "nobody"], env=env).exit_code == 1

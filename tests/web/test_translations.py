@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 from mor.web.i18n import LOCALE_DIR, translations
 
 ROOT = Path(__file__).resolve().parents[2]
-PLACEHOLDER = re.compile(r"%\(\w+\)s")
+PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w+\}")
 
 
 def _source_messages() -> set[str]:

@@ -1,4 +1,4 @@
-"""sign-in sessions and authorization codes
+"""sign-in sessions, authorization codes and pending patient registrations
 
 Revision ID: 0009
 Revises: 0008
@@ -39,8 +39,18 @@ def upgrade() -> None:
         sa.Column("code_challenge_method", sa.String(8), nullable=True),
         sa.Column("expires", sa.BigInteger(), nullable=False),
     )
+    op.create_table(
+        "registration",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("details", sa.Text(), nullable=False),
+        sa.Column("password_hash", sa.Text(), nullable=False),
+        sa.Column("code_hash", sa.String(64), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("expires", sa.BigInteger(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("registration")
     op.drop_table("oauth_code")
     op.drop_table("login_session")
