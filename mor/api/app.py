@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     export = BulkExport(store, settings.export_dir)
     fhir = FhirEndpoint(store, max_body_bytes=settings.max_body_bytes,
                         base_url=settings.base_url and settings.base_url + "/fhir",
-                        authenticate=BearerAuthentication(engine), export=export)
+                        authenticate=BearerAuthentication(engine, store), export=export)
     smart_server = SmartServer(engine)
     smart = SmartEndpoints(smart_server, settings.base_url)
     email, sms = senders(settings)

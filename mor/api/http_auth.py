@@ -16,17 +16,21 @@ from starlette.responses import JSONResponse, Response
 
 from mor.auth.accounts import Accounts
 from mor.auth.policy import ANONYMOUS, Principal
+from mor.auth.proxies import proxies_of
+from mor.auth.roles import Role
 from mor.auth.scopes import Scopes
 from mor.auth.smart_server import SmartServer
 from mor.auth.tokens import Tokens
 from mor.fhir.errors import Unauthorized
 from mor.fhir.permissions import Caller
+from mor.fhir.store import Store
 
 
 class BearerAuthentication:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, store: Store) -> None:
         self.tokens = Tokens(engine)
         self.accounts = Accounts(engine)
+        self.store = store
 
     async def __call__(self, request: Request) -> Caller:
         header = request.headers.get("authorization")
@@ -40,13 +44,17 @@ class BearerAuthentication:
             raise Unauthorized("The access token is not valid: it expired, was revoked, or "
                                "was never issued here; get a new one")
         account = None
+        proxies: dict[str, str] = {}
         if grant.account_id is not None:
             account = await self.accounts.get(grant.account_id)
             if account is None or account.disabled:
                 raise Unauthorized("The account this token was issued to is disabled")
+            if account.role is Role.PATIENT and account.verified:
+                proxies = await proxies_of(self.store, account.username)
         return Principal(client_id=grant.client_id, account=account,
                          scopes=Scopes.parse(grant.scope), patient=grant.patient,
-                         address=request.client.host if request.client else None)
+                         address=request.client.host if request.client else None,
+                         proxies=proxies)
 
 
 class SmartEndpoints:

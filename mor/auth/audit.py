@@ -93,6 +93,16 @@ def person_agent(fhir_user: str | None, username: str, address: str | None) -> d
     return _agent("humanuser", "human user", who, address)
 
 
+def proxy_agent(related_person: str, patient: str) -> dict[str, Any]:
+    """The person acted as a family member's proxy: the action was taken for them."""
+    return {"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                           "v3-RoleCode",
+                                 "code": "PROV", "display": "proxy"}]},
+            "who": {"reference": f"RelatedPerson/{related_person}"},
+            "requestor": False,
+            "purposeOfUse": [{"text": f"on behalf of Patient/{patient}"}]}
+
+
 def app_agent(client_id: str, address: str | None, *, requestor: bool) -> dict[str, Any]:
     agent = _agent("dataprocessor", "data processor",
                    {"identifier": {"system": _CLIENT_ID_SYSTEM, "value": client_id}},

@@ -18,6 +18,7 @@ allowed at all: by the token's scopes, by the role, and by rules no one may brea
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -50,6 +51,8 @@ class Principal:
     patient: str | None = None
     # The network address the request came from, for the audit record.
     address: str | None = None
+    # The patients this person acts for, each through a RelatedPerson (mor.auth.proxies).
+    proxies: Mapping[str, str] = field(default_factory=dict)
     visibility: Visibility = field(init=False)
 
     def __post_init__(self) -> None:
@@ -91,6 +94,11 @@ class Principal:
         if self.account is not None:
             agents.append(audit.person_agent(self.account.fhir_user, self.account.username,
                                              self.address))
+            # On whose behalf: the family members whose records this touched.
+            owners = await tx.owners(list(access.resources))
+            touched = {p for found in owners.values() for p in found} | access.extra_patients
+            agents += [audit.proxy_agent(self.proxies[patient], patient)
+                       for patient in sorted(touched) if patient in self.proxies]
         if self.client_id is not None:
             agents.append(audit.app_agent(self.client_id, self.address,
                                           requestor=self.account is None))
@@ -103,10 +111,19 @@ class Principal:
             return Visibility(unrestricted=True, unowned=Unowned.ALL, types=types)
         own = account.fhir_user_id
         if account.role is Role.PATIENT:
-            patients = frozenset({own}) if own and account.verified else frozenset()
+            if not account.verified:
+                return Visibility(types=types)
+            patients = frozenset({own}) if own else frozenset()
+            # Family members, where their active Consent permits the RelatedPerson.
+            family = frozenset(("RelatedPerson", related)
+                               for related in self.proxies.values())
             if self.patient is not None:
-                patients &= {self.patient}
-            return Visibility(patients=patients, types=types)
+                return Visibility(patients=patients & {self.patient}, types=types,
+                                  grantees=frozenset(
+                                      ("RelatedPerson", related)
+                                      for patient, related in self.proxies.items()
+                                      if patient == self.patient))
+            return Visibility(patients=patients, grantees=family, types=types)
         if account.role in CLINICAL_ROLES:
             if self.patient is not None:
                 # A launch names one patient; the token reaches no further, and still
