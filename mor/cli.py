@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from mor.cli_access import client_app, user_app
-from mor.config import ConfigError, Settings
+from mor.cli_support import console, settings_or_exit
+from mor.config import Settings
 
 app = typer.Typer(
     help="mor: telemedicine and health records for cities, on a FHIR R4 server.",
@@ -22,15 +22,6 @@ db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(client_app, name="client")
-console = Console()
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except ConfigError as error:
-        console.print(f"[red]Configuration error:[/red] {error}")
-        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -44,7 +35,7 @@ def serve(
     """Start the FHIR server (FHIR base at /fhir)."""
     import uvicorn
 
-    settings = _settings()
+    settings = settings_or_exit()
     if migrate:
         _upgrade(settings)
     if workers > 1 and settings.is_sqlite:
@@ -61,7 +52,7 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Create the schema, or bring it up to date (Alembic migrations)."""
-    settings = _settings()
+    settings = settings_or_exit()
     _upgrade(settings)
     console.print(f"Database schema is up to date ({_describe_database(settings)}).")
 
@@ -71,7 +62,7 @@ def db_reindex() -> None:
     """Rebuild the search index of every resource (after an upgrade that indexes more)."""
     from mor.services.reindexing import reindex_all
 
-    settings = _settings()
+    settings = settings_or_exit()
     _upgrade(settings)
     count = asyncio.run(reindex_all(settings, console=console))
     console.print(f"Reindexed {count} resources.")
@@ -91,7 +82,7 @@ def import_files(
     """Load FHIR resources from files, with a progress bar and a summary."""
     from mor.services.importing import Checkpoints, import_paths
 
-    settings = _settings()
+    settings = settings_or_exit()
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         console.print(f"[red]No such file:[/red] {', '.join(missing)}")

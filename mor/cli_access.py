@@ -10,32 +10,32 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mor.config import ConfigError, Settings
+from mor.cli_support import console, settings_or_exit
 
 T = TypeVar("T")
 user_app = typer.Typer(help="Manage the accounts of staff and patients.", no_args_is_help=True)
 client_app = typer.Typer(help="Register SMART apps and backend services.",
                          no_args_is_help=True)
-console = Console()
 
 
-def _settings() -> Settings:
+def _run_or_exit(work: Callable[[AsyncEngine], Awaitable[T]],
+                 refused: type[Exception]) -> T:
+    """Run the work; a refusal (a bad name, a missing account) is printed, exit status 1."""
     try:
-        return Settings.from_env()
-    except ConfigError as error:
-        console.print(f"[red]Configuration error:[/red] {error}")
-        raise typer.Exit(2) from None
+        return _run(work)
+    except refused as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
 
 
 def _run(work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
     from mor.db.engine import create_engine
     from mor.db.migrate import upgrade
 
-    settings = _settings()
+    settings = settings_or_exit()
     upgrade(settings.database_url)
 
     async def run() -> T:
@@ -103,11 +103,8 @@ def user_verify(username: Annotated[str, typer.Argument()]) -> None:
     sees their health record."""
     from mor.auth.accounts import AccountError, Accounts
 
-    try:
-        account = _run(lambda engine: Accounts(engine).set_verified(username))
-    except AccountError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(1) from None
+    account = _run_or_exit(lambda engine: Accounts(engine).set_verified(username),
+                           AccountError)
     console.print(f"Verified {account.username} ({account.fhir_user}).")
 
 
@@ -116,11 +113,7 @@ def user_disable(username: Annotated[str, typer.Argument()]) -> None:
     """Disable an account: it can no longer sign in, and its tokens stop working at once."""
     from mor.auth.accounts import AccountError, Accounts
 
-    try:
-        _run(lambda engine: Accounts(engine).set_disabled(username, True))
-    except AccountError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(1) from None
+    _run_or_exit(lambda engine: Accounts(engine).set_disabled(username, True), AccountError)
     console.print(f"Disabled {username}.")
 
 
@@ -170,7 +163,7 @@ def client_add(
         console.print(f"[red]Not registered:[/red] {error}")
         raise typer.Exit(1) from None
     client = registered.client
-    base = _settings().base_url or "http://127.0.0.1:8000"
+    base = settings_or_exit().base_url or "http://127.0.0.1:8000"
     if generate_key is not None and private_key is not None:
         generate_key.touch(mode=0o600)
         generate_key.write_text(json.dumps({
@@ -213,11 +206,7 @@ def client_disable(client_id: Annotated[str, typer.Argument()]) -> None:
     """Withdraw an app: its tokens stop working at once."""
     from mor.auth.clients import ClientError, Clients
 
-    try:
-        _run(lambda engine: Clients(engine).set_disabled(client_id, True))
-    except ClientError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(1) from None
+    _run_or_exit(lambda engine: Clients(engine).set_disabled(client_id, True), ClientError)
     console.print(f"Disabled {client_id}.")
 
 

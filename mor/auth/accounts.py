@@ -106,19 +106,15 @@ class Accounts:
     async def set_verified(self, username: str) -> Account:
         """A patient's identity was checked (in person, or by staff checking the ID): from
         now on the account sees the patient's record."""
-        async with self.engine.begin() as conn:
-            result = await conn.execute(update(account).where(
-                account.c.username == _normalise(username)).values(verified=True))
-        if result.rowcount == 0:
-            raise AccountError(f"There is no account named {username!r}")
-        found = await self.find(username)
-        assert found is not None
-        return found
+        return await self._change(username, verified=True)
 
     async def set_disabled(self, username: str, disabled: bool) -> Account:
+        return await self._change(username, disabled=disabled)
+
+    async def _change(self, username: str, **values: object) -> Account:
         async with self.engine.begin() as conn:
             result = await conn.execute(update(account).where(
-                account.c.username == _normalise(username)).values(disabled=disabled))
+                account.c.username == _normalise(username)).values(**values))
         if result.rowcount == 0:
             raise AccountError(f"There is no account named {username!r}")
         found = await self.find(username)
