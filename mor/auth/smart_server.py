@@ -380,9 +380,11 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
         if not Scopes.parse(scope or "").resource_scopes:
             raise InvalidScopeError(description="None of the scopes asked for is one this app "
                                     f"may have; it may ask for: {client.client.scope}")
+        # SMART: a refresh token only for the offline_access or online_access scope.
+        refresh = not backend and include_refresh_token and bool(
+            {"offline_access", "online_access"} & set((scope or "").split()))
         return _on_loop(_issue, self.tokens, client.get_client_id(),
-                        None if user is None else user.id, scope or "",
-                        not backend and include_refresh_token,
+                        None if user is None else user.id, scope or "", refresh,
                         BACKEND_ACCESS_SECONDS if backend else None,
                         None if user is None else user.patient)
 

@@ -75,8 +75,10 @@ class SignIn:
         csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
         response = render(request, "login.html", status, csrf_token=csrf, next=next_url,
                           error=error, username=username, lang_url=lang_url(request))
+        # Path "/": the registration pages share it, and two cookies of one name on
+        # different paths would reach /auth in an order browsers do not promise.
         response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict",
-                            secure=self._secure(request), path="/auth")
+                            secure=self._secure(request), path="/")
         return response
 
     # -- second factor ------------------------------------------------------------

@@ -155,3 +155,16 @@ async def authorize_page_only(app: Starlette, url: str) -> httpx.Response:
         next_url = parse_qs(urlsplit(start.headers["location"]).query)["next"][0]
         signed_in = await sign_in(person, "somsri@example.com", PASSWORD, next_url=next_url)
         return await person.get(signed_in.headers["location"])
+
+
+async def test_no_refresh_token_without_offline_access(app: Starlette, app_id: str) -> None:
+    verifier = generate_token(48)
+    async with oauth(app, app_id, scope="launch/patient patient/*.rs") as client:
+        url, _ = client.create_authorization_url(f"{BASE}/auth/authorize",
+                                                 code_verifier=verifier)
+        back = await authorize(app, url)
+        token = await client.fetch_token(f"{BASE}/auth/token",
+                                         authorization_response=back.headers["location"],
+                                         code_verifier=verifier)
+        assert "refresh_token" not in token
+        assert token["patient"] == "somsri"
