@@ -83,7 +83,8 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
 
 # Accounts, registered apps and tokens: not part of the FHIR store.
 ACCESS_TABLES = frozenset({"account", "oauth_client", "oauth_token", "oauth_assertion",
-                           "login_session", "oauth_code", "registration"})
+                           "login_session", "oauth_code", "registration",
+                           "break_glass"})
 
 
 async def empty_database(app: Starlette) -> None:

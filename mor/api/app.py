@@ -21,6 +21,7 @@ from mor.api.http_fhir import FhirEndpoint
 from mor.api.rate_limits import RateLimits
 from mor.api.security_headers import SecurityHeaders
 from mor.auth.accounts import Accounts
+from mor.auth.break_glass import BreakGlass
 from mor.auth.sessions import Sessions
 from mor.auth.smart_server import SmartServer
 from mor.auth.totp import TotpSecrets
@@ -45,7 +46,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     export = BulkExport(store, settings.export_dir)
     fhir = FhirEndpoint(store, max_body_bytes=settings.max_body_bytes,
                         base_url=settings.base_url and settings.base_url + "/fhir",
-                        authenticate=BearerAuthentication(engine, store), export=export)
+                        authenticate=BearerAuthentication(engine, store), export=export,
+                        break_glass=BreakGlass(engine))
     smart_server = SmartServer(engine)
     smart = SmartEndpoints(smart_server, settings.base_url)
     email, sms = senders(settings)

@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from mor.auth.accounts import Accounts
+from mor.auth.break_glass import BreakGlass
 from mor.auth.policy import ANONYMOUS, Principal
 from mor.auth.proxies import proxies_of
-from mor.auth.roles import Role
+from mor.auth.roles import CLINICAL_ROLES, Role
 from mor.auth.scopes import Scopes
 from mor.auth.smart_server import SmartServer
 from mor.auth.tokens import Tokens
@@ -30,6 +31,7 @@ class BearerAuthentication:
     def __init__(self, engine: AsyncEngine, store: Store) -> None:
         self.tokens = Tokens(engine)
         self.accounts = Accounts(engine)
+        self.break_glass = BreakGlass(engine)
         self.store = store
 
     async def __call__(self, request: Request) -> Caller:
@@ -45,16 +47,19 @@ class BearerAuthentication:
                                "was never issued here; get a new one")
         account = None
         proxies: dict[str, str] = {}
+        emergency: dict[str, str] = {}
         if grant.account_id is not None:
             account = await self.accounts.get(grant.account_id)
             if account is None or account.disabled:
                 raise Unauthorized("The account this token was issued to is disabled")
             if account.role is Role.PATIENT and account.verified:
                 proxies = await proxies_of(self.store, account.username)
+            elif account.role in CLINICAL_ROLES:
+                emergency = await self.break_glass.active(account.id)
         return Principal(client_id=grant.client_id, account=account,
                          scopes=Scopes.parse(grant.scope), patient=grant.patient,
                          address=request.client.host if request.client else None,
-                         proxies=proxies)
+                         proxies=proxies, emergency=emergency)
 
 
 class SmartEndpoints:

@@ -17,8 +17,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mor.api import http_bulk_export
+from mor.api import http_break_glass, http_bulk_export
+from mor.api.http_break_glass import is_break_glass_path
 from mor.api.http_bulk_export import is_export_path
+from mor.auth.break_glass import BreakGlass
 from mor.fhir.errors import (
     BadRequest,
     FhirError,
@@ -50,8 +52,10 @@ class FhirEndpoint:
     """The ASGI handler mounted at the FHIR base."""
 
     def __init__(self, store: Store, *, max_body_bytes: int, base_url: str | None,
-                 authenticate: Authenticator, export: BulkExport | None = None) -> None:
+                 authenticate: Authenticator, export: BulkExport | None = None,
+                 break_glass: BreakGlass | None = None) -> None:
         self.store = store
+        self.break_glass = break_glass
         self.authenticate = authenticate
         self.export = export
         self.max_body_bytes = max_body_bytes
@@ -66,7 +70,11 @@ class FhirEndpoint:
                 return await http_bulk_export.answer(
                     self.export, fhir_request, request.headers.get("prefer", ""),
                     str(request.url))
-            fhir_response = await dispatch(self.store, fhir_request)
+            if self.break_glass is not None and is_break_glass_path(fhir_request.path):
+                fhir_response = await http_break_glass.answer(self.store, self.break_glass,
+                                                              fhir_request)
+            else:
+                fhir_response = await dispatch(self.store, fhir_request)
             return _render(fhir_response, fhir_request, pretty=pretty)
         except FhirError as error:
             # RFC 6750: a 401 says how to authenticate.

@@ -121,11 +121,21 @@ def _agent(code: str, display: str, who: dict[str, Any], address: str | None
     return agent
 
 
-async def record(tx: Transaction, access: Access, agents: list[dict[str, Any]]) -> None:
-    """Store the AuditEvent of ``access`` in ``tx``."""
+async def record(tx: Transaction, access: Access, agents: list[dict[str, Any]], *,
+                 emergency: str | None = None) -> None:
+    """Store the AuditEvent of ``access`` in ``tx``; ``emergency`` is the reason given for
+    breaking the glass, when the access needed it."""
     owners = await tx.owners(list(access.resources))
     patients = sorted({p for found in owners.values() for p in found} | access.extra_patients)
-    await tx.create(audit_event(access, agents=agents, patients=patients))
+    event = audit_event(access, agents=agents, patients=patients)
+    if emergency is not None:
+        event["purposeOfEvent"] = [break_the_glass(emergency)]
+    await tx.create(event)
+
+
+def break_the_glass(reason: str) -> dict[str, Any]:
+    return {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                        "code": "BTG", "display": "break the glass"}], "text": reason}
 
 
 _DICOM: Final = "http://dicom.nema.org/resources/ontology/DCM"

@@ -53,6 +53,8 @@ class Principal:
     address: str | None = None
     # The patients this person acts for, each through a RelatedPerson (mor.auth.proxies).
     proxies: Mapping[str, str] = field(default_factory=dict)
+    # Patients a clinician reaches by breaking the glass, with the reason given.
+    emergency: Mapping[str, str] = field(default_factory=dict)
     visibility: Visibility = field(init=False)
 
     def __post_init__(self) -> None:
@@ -91,18 +93,22 @@ class Principal:
 
     async def record(self, tx: Transaction, access: Access) -> None:
         agents = []
+        reason = None
         if self.account is not None:
             agents.append(audit.person_agent(self.account.fhir_user, self.account.username,
                                              self.address))
-            # On whose behalf: the family members whose records this touched.
+            # On whose behalf: the family members whose records this touched; and whether
+            # it needed the glass broken.
             owners = await tx.owners(list(access.resources))
             touched = {p for found in owners.values() for p in found} | access.extra_patients
             agents += [audit.proxy_agent(self.proxies[patient], patient)
                        for patient in sorted(touched) if patient in self.proxies]
+            reason = next((self.emergency[p] for p in sorted(touched)
+                           if p in self.emergency), None)
         if self.client_id is not None:
             agents.append(audit.app_agent(self.client_id, self.address,
                                           requestor=self.account is None))
-        await audit.record(tx, access, agents)
+        await audit.record(tx, access, agents, emergency=reason)
 
     def _visibility(self) -> Visibility:
         types = None if self.scopes is None else self.scopes.readable_types()
@@ -133,7 +139,8 @@ class Principal:
             grantees = {("Organization", o) for o in account.organizations}
             if own:
                 grantees.add(("Practitioner", own))
-            return Visibility(organizations=frozenset(account.organizations),
+            return Visibility(patients=frozenset(self.emergency),
+                              organizations=frozenset(account.organizations),
                               grantees=frozenset(grantees), unowned=Unowned.ALL,
                               types=types)
         unowned = Unowned.ALL if account.role is Role.CENTRE_ADMIN else Unowned.DIRECTORY

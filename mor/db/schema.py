@@ -297,6 +297,20 @@ registration = Table(
     Column("expires", BigInteger, nullable=False),
 )
 
+break_glass = Table(
+    "break_glass",
+    metadata,
+    # Emergency access of a clinician to a patient outside their reach: time-limited,
+    # with a reason, and every access under it audited as such.
+    Column("id", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("patient_id", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("started", BigInteger, nullable=False),
+    Column("expires", BigInteger, nullable=False),
+)
+Index("ix_break_glass_account", break_glass.c.account_id, break_glass.c.expires)
+
 INDEX_TABLES: dict[str, Table] = {
     "string": idx_string,
     "token": idx_token,

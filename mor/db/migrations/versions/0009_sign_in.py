@@ -1,4 +1,4 @@
-"""sign-in sessions, authorization codes and pending patient registrations
+"""sign-in sessions, authorization codes, pending patient registrations, break-glass
 
 Revision ID: 0009
 Revises: 0008
@@ -50,7 +50,20 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "break_glass",
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("account_id", sa.String(64), nullable=False),
+        sa.Column("patient_id", sa.String(64), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("started", sa.BigInteger(), nullable=False),
+        sa.Column("expires", sa.BigInteger(), nullable=False),
+    )
+    op.create_index("ix_break_glass_account", "break_glass", ["account_id", "expires"])
+
+
 def downgrade() -> None:
+    op.drop_table("break_glass")
     op.drop_table("registration")
     op.drop_table("oauth_code")
     op.drop_table("login_session")
