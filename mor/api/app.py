@@ -32,6 +32,7 @@ from mor.services.bulk_export import BulkExport
 from mor.services.messaging import senders
 from mor.services.registration import Registrations
 from mor.web.registering import Registering
+from mor.web.sharing import SharingPages
 from mor.web.signin import SignIn
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     registering = Registering(Registrations(store, Accounts(engine), email, sms))
     sign_in = SignIn(store, Accounts(engine), Sessions(engine), TotpSecrets(engine), smart_server,
                      settings.base_url)
+    sharing = SharingPages(store, sign_in)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/register", registering.page, methods=["GET"]),
             Route("/register", registering.submit, methods=["POST"]),
             Route("/register/confirm", registering.confirm, methods=["POST"]),
+            Route("/account/sharing", sharing.page, methods=["GET"]),
+            Route("/account/sharing", sharing.change, methods=["POST"]),
             Route("/auth/login", sign_in.login_page, methods=["GET"]),
             Route("/auth/login", sign_in.login, methods=["POST"]),
             Route("/auth/totp", sign_in.totp_page, methods=["GET"]),

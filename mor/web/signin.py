@@ -166,7 +166,7 @@ class SignIn:
     # -- SMART authorization ------------------------------------------------------
 
     async def authorize_page(self, request: Request) -> Response:
-        session, account = await self._signed_in(request)
+        session, account = await self.signed_in(request)
         if session is None or account is None:
             here = request.url.path + "?" + request.url.query
             return RedirectResponse("/auth/login?" + urlencode({"next": here}), 303)
@@ -184,7 +184,7 @@ class SignIn:
                       lang_url=lang_url(request))
 
     async def authorize(self, request: Request) -> Response:
-        session, account = await self._signed_in(request)
+        session, account = await self.signed_in(request)
         form = await request.form()
         if session is None or account is None or not session.csrf_matches(
                 _text(form.get("csrf_token"))):
@@ -200,7 +200,8 @@ class SignIn:
                           text=f"{error.error}: {error.description or ''}", signed_in=True,
                           csrf_token=session.csrf_token, lang_url=lang_url(request))
 
-    async def _signed_in(self, request: Request) -> tuple[Session | None, Account | None]:
+    async def signed_in(self, request: Request) -> tuple[Session | None, Account | None]:
+        """The session and account of a fully signed-in person, or (None, None)."""
         session = await self.sessions.find(request.cookies.get(SESSION_COOKIE))
         if session is None or not session.complete:
             return None, None

@@ -1,0 +1,121 @@
+"""What a patient shares, as FHIR ``Consent`` resources they manage from their account.
+
+- Sharing their record with a health centre (an Organization) or a named clinician (a
+  Practitioner): scope ``patient-privacy``, provision ``permit`` with that actor, which
+  the access condition honours at once (:mod:`mor.fhir.visibility`).
+- Whether their data may be used for research and open data: scope ``research``,
+  provision ``permit`` or ``deny``; one such Consent, updated when they change their mind.
+
+Every change goes through the FHIR interactions as the patient, so the same rules and
+the same audit records apply as to any client of the API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from mor.fhir.interactions import dispatch
+from mor.fhir.permissions import Caller
+from mor.fhir.requests import FhirRequest
+from mor.fhir.store import Store
+from mor.fhir.timestamps import instant_from_micros, now_micros
+
+_SCOPE: Final = "http://terminology.hl7.org/CodeSystem/consentscope"
+_CATEGORY: Final = {"coding": [{"system": "http://loinc.org", "code": "59284-0",
+                                "display": "Patient Consent"}]}
+
+
+@dataclass(frozen=True, slots=True)
+class Sharing:
+    consent_id: str
+    actor: str  # Organization/x or Practitioner/y
+    actor_name: str
+
+
+async def sharing_of(store: Store, caller: Caller, patient: str) -> list[Sharing]:
+    bundle = await _search(store, caller, "Consent", [
+        ("patient", f"Patient/{patient}"), ("status", "active"),
+        ("scope", f"{_SCOPE}|patient-privacy")])
+    found: list[Sharing] = []
+    for consent in bundle:
+        for actor in (consent.get("provision") or {}).get("actor") or ():
+            reference = (actor.get("reference") or {}).get("reference", "")
+            found.append(Sharing(consent["id"], reference,
+                                 (actor.get("reference") or {}).get("display", reference)))
+    return found
+
+
+async def share(store: Store, caller: Caller, patient: str, actor: str, name: str) -> None:
+    consent = _consent(patient, "patient-privacy", "permit")
+    consent["provision"]["actor"] = [{
+        "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                       "v3-ParticipationType", "code": "IRCP",
+                             "display": "information recipient"}]},
+        "reference": {"reference": actor, "display": name}}]
+    await _write(store, caller, "POST", "Consent", consent)
+
+
+async def withdraw(store: Store, caller: Caller, consent_id: str) -> None:
+    current = await _read(store, caller, f"Consent/{consent_id}")
+    current["status"] = "inactive"
+    await _write(store, caller, "PUT", f"Consent/{consent_id}", current)
+
+
+async def research_choice(store: Store, caller: Caller, patient: str) -> bool | None:
+    found = await _search(store, caller, "Consent", [
+        ("patient", f"Patient/{patient}"), ("status", "active"),
+        ("scope", f"{_SCOPE}|research")])
+    if not found:
+        return None
+    return bool((found[0].get("provision") or {}).get("type") == "permit")
+
+
+async def choose_research(store: Store, caller: Caller, patient: str, allow: bool) -> None:
+    found = await _search(store, caller, "Consent", [
+        ("patient", f"Patient/{patient}"), ("status", "active"),
+        ("scope", f"{_SCOPE}|research")])
+    consent = _consent(patient, "research", "permit" if allow else "deny")
+    if found:
+        consent["id"] = found[0]["id"]
+        await _write(store, caller, "PUT", f"Consent/{found[0]['id']}", consent)
+    else:
+        await _write(store, caller, "POST", "Consent", consent)
+
+
+async def directory(store: Store, caller: Caller) -> list[dict[str, Any]]:
+    """The health centres and doctors a patient can share with."""
+    return [*await _search(store, caller, "Organization", [("_count", "200")]),
+            *await _search(store, caller, "Practitioner", [("_count", "200")])]
+
+
+def _consent(patient: str, scope: str, kind: str) -> dict[str, Any]:
+    return {"resourceType": "Consent", "status": "active",
+            "scope": {"coding": [{"system": _SCOPE, "code": scope}]},
+            "category": [_CATEGORY], "patient": {"reference": f"Patient/{patient}"},
+            "dateTime": instant_from_micros(now_micros()),
+            "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                                 "v3-ActCode",
+                                       "code": "OPTIN" if kind == "permit" else "OPTOUT"}]},
+            "provision": {"type": kind}}
+
+
+async def _search(store: Store, caller: Caller, resource_type: str,
+                  params: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    response = await dispatch(store, FhirRequest(method="GET", path=resource_type,
+                                                 caller=caller, params=params))
+    body = response.body or {}
+    return [e["resource"] for e in body.get("entry", [])
+            if e["resource"]["resourceType"] == resource_type]
+
+
+async def _read(store: Store, caller: Caller, path: str) -> dict[str, Any]:
+    response = await dispatch(store, FhirRequest(method="GET", path=path, caller=caller))
+    assert response.stored is not None
+    return response.stored.resource()
+
+
+async def _write(store: Store, caller: Caller, method: str, path: str,
+                 resource: dict[str, Any]) -> None:
+    await dispatch(store, FhirRequest(method=method, path=path, caller=caller, body=resource,
+                                      prefer_return="minimal"))
