@@ -22,9 +22,11 @@ from mor.auth.roles import FHIR_USER_TYPES, Role
 from mor.db.schema import account
 from mor.fhir.timestamps import now_micros
 
-# Wrong passwords in a row before the account locks, and for how long.
+# Wrong passwords in a row before the account locks, and for how long: 15 minutes the
+# first time, twice as long each time after (back-off), at most 16 hours.
 MAX_FAILED_SIGN_INS: Final = 5
 LOCK_MICROS: Final = 15 * 60 * 1_000_000
+MAX_LOCK_DOUBLINGS: Final = 6
 
 
 class AccountError(ValueError):
@@ -75,7 +77,8 @@ class Accounts:
             "id": str(uuid.uuid4()), "username": username, "password_hash": password_hash,
             "role": role.value, "fhir_user": fhir_user,
             "organizations": orjson.dumps(list(organizations)).decode() if organizations else None,
-            "verified": verified, "disabled": False, "failed_logins": 0, "created": now_micros(),
+            "verified": verified, "disabled": False, "failed_logins": 0, "lockouts": 0,
+            "created": now_micros(),
         }
         try:
             async with self.engine.begin() as conn:
@@ -162,12 +165,16 @@ class Accounts:
         if taken is not None and ok:
             async with self.engine.begin() as conn:
                 await conn.execute(update(account).where(where)
-                                   .values(failed_logins=0, locked_until=None))
+                                   .values(failed_logins=0, locked_until=None, lockouts=0))
             return
         if taken is not None and taken[1] >= MAX_FAILED_SIGN_INS:
             async with self.engine.begin() as conn:
+                lockouts = (await conn.execute(
+                    update(account).where(where).values(lockouts=account.c.lockouts + 1)
+                    .returning(account.c.lockouts))).scalar_one()
+                length = LOCK_MICROS * 2 ** min(lockouts - 1, MAX_LOCK_DOUBLINGS)
                 await conn.execute(update(account).where(where)
-                                   .values(locked_until=now_micros() + LOCK_MICROS))
+                                   .values(locked_until=now_micros() + length))
         raise SignInRefused(_REFUSED)
 
 

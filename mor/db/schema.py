@@ -206,6 +206,8 @@ account = Table(
     Column("disabled", Boolean, nullable=False, default=False),
     Column("failed_logins", Integer, nullable=False, default=0),
     Column("locked_until", BigInteger, nullable=True),
+    # Locks in a row: each lasts twice as long as the one before (back-off).
+    Column("lockouts", Integer, nullable=False, default=0),
     Column("created", BigInteger, nullable=False),
 )
 

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 from mor.auth.accounts import MAX_FAILED_SIGN_INS, Accounts, SignInRefused
 from mor.auth.roles import Role
 from mor.db.schema import account
+from mor.fhir.timestamps import now_micros
 from tests.conftest import empty_database
 
 PASSWORD = "ปลอดภัย-ສະບາຍດີ-2026"
@@ -66,3 +67,28 @@ async def test_a_disabled_account_cannot_sign_in(accounts: Accounts) -> None:
     await accounts.set_disabled("nurse.kanya", True)
     with pytest.raises(SignInRefused):
         await accounts.sign_in("nurse.kanya", PASSWORD)
+
+
+async def test_each_lock_lasts_twice_as_long_as_the_one_before(accounts: Accounts) -> None:
+    async def lock_minutes() -> float:
+        for number in range(MAX_FAILED_SIGN_INS):
+            with pytest.raises(SignInRefused):
+                await accounts.sign_in("nurse.kanya", f"wrong {number}")
+        async with accounts.engine.connect() as conn:
+            row = (await conn.execute(account.select())).first()
+        assert row is not None and row.locked_until is not None
+        return (row.locked_until - now_micros()) / 60e6
+
+    async def let_the_lock_run_out() -> None:
+        async with accounts.engine.begin() as conn:
+            await conn.execute(update(account).values(locked_until=1))
+
+    assert 14 < await lock_minutes() <= 15
+    await let_the_lock_run_out()
+    assert 29 < await lock_minutes() <= 30
+    await let_the_lock_run_out()
+    assert 59 < await lock_minutes() <= 60
+    # The right password ends the back-off.
+    await let_the_lock_run_out()
+    await accounts.sign_in("nurse.kanya", PASSWORD)
+    assert 14 < await lock_minutes() <= 15

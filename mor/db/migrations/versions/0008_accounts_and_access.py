@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.Column("failed_logins", sa.Integer(), nullable=False),
         sa.Column("locked_until", sa.BigInteger(), nullable=True),
+        sa.Column("lockouts", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("created", sa.BigInteger(), nullable=False),
     )
     op.create_table(
