@@ -43,12 +43,10 @@ async def answer(store: Store, break_glass: BreakGlass, request: FhirRequest
     async with store.reading(EVERYTHING) as tx:
         await tx.read("Patient", patient_id)  # 404 when there is no such patient
     expires = await break_glass.open(caller.account, patient_id, reason)
-    access = Access("POST", request.path, "", resources={})
-    access.extra_patients = {patient_id}
+    access = Access("POST", request.path, "", patients={patient_id})
     agents = [audit.person_agent(caller.account.fhir_user, caller.account.username,
                                  caller.address)]
-    async with store.writing(EVERYTHING) as tx:
-        await audit.record(tx, access, agents, emergency=reason)
+    await store.append(audit.with_emergency(audit.audit_event(access, agents=agents), reason))
     return FhirResponse(200, body={"resourceType": "Parameters", "parameter": [
         {"name": "expires", "valueInstant": instant_from_micros(expires)}]})
 

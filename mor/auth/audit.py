@@ -14,7 +14,6 @@ import base64
 from typing import Any, Final
 
 from mor.fhir.permissions import Access
-from mor.fhir.store import Transaction
 from mor.fhir.timestamps import instant_from_micros, now_micros
 
 _OBJECT_ROLE: Final = "http://terminology.hl7.org/CodeSystem/object-role"
@@ -51,8 +50,7 @@ def interaction_of(access: Access) -> tuple[str, str]:
     return "delete", "D"
 
 
-def audit_event(access: Access, *, agents: list[dict[str, Any]],
-                patients: list[str]) -> dict[str, Any]:
+def audit_event(access: Access, *, agents: list[dict[str, Any]]) -> dict[str, Any]:
     subtype, action = interaction_of(access)
     outcome = "0" if access.status < 400 else ("4" if access.status < 500 else "8")
     event: dict[str, Any] = {
@@ -74,7 +72,7 @@ def audit_event(access: Access, *, agents: list[dict[str, Any]],
     entities: list[dict[str, Any]] = [
         {"what": {"reference": f"Patient/{patient}"},
          "role": {"system": _OBJECT_ROLE, "code": "1", "display": "Patient"}}
-        for patient in patients]
+        for patient in sorted(access.patients)]
     entities += [{"what": {"reference": reference},
                   "role": {"system": _OBJECT_ROLE, "code": "4", "display": "Domain Resource"}}
                  for reference in dict.fromkeys(access.resources.values())]
@@ -121,16 +119,11 @@ def _agent(code: str, display: str, who: dict[str, Any], address: str | None
     return agent
 
 
-async def record(tx: Transaction, access: Access, agents: list[dict[str, Any]], *,
-                 emergency: str | None = None) -> None:
-    """Store the AuditEvent of ``access`` in ``tx``; ``emergency`` is the reason given for
-    breaking the glass, when the access needed it."""
-    owners = await tx.owners(list(access.resources))
-    patients = sorted({p for found in owners.values() for p in found} | access.extra_patients)
-    event = audit_event(access, agents=agents, patients=patients)
-    if emergency is not None:
-        event["purposeOfEvent"] = [break_the_glass(emergency)]
-    await tx.create(event)
+def with_emergency(event: dict[str, Any], reason: str | None) -> dict[str, Any]:
+    """Mark an AuditEvent as an access that needed the glass broken, with the reason."""
+    if reason is not None:
+        event["purposeOfEvent"] = [break_the_glass(reason)]
+    return event
 
 
 def break_the_glass(reason: str) -> dict[str, Any]:

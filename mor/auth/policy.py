@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from mor.auth import audit
 from mor.auth.accounts import Account
@@ -28,7 +28,6 @@ from mor.auth.roles import CLINICAL_ROLES, Role
 from mor.auth.scopes import Scopes
 from mor.fhir.errors import Forbidden, Unauthorized
 from mor.fhir.permissions import Access, Interaction
-from mor.fhir.store import Transaction
 from mor.fhir.visibility import DIRECTORY_TYPES, Unowned, Visibility
 
 # What patients may change and delete in their own record, beyond adding to it: their
@@ -91,7 +90,7 @@ class Principal:
             raise Forbidden(f"Patients add to their record but do not change or delete "
                             f"{resource_type} resources; ask your health centre to correct it")
 
-    async def record(self, tx: Transaction, access: Access) -> None:
+    def audit_event(self, access: Access) -> dict[str, Any]:
         agents = []
         reason = None
         if self.account is not None:
@@ -99,16 +98,14 @@ class Principal:
                                              self.address))
             # On whose behalf: the family members whose records this touched; and whether
             # it needed the glass broken.
-            owners = await tx.owners(list(access.resources))
-            touched = {p for found in owners.values() for p in found} | access.extra_patients
+            touched = sorted(access.patients)
             agents += [audit.proxy_agent(self.proxies[patient], patient)
-                       for patient in sorted(touched) if patient in self.proxies]
-            reason = next((self.emergency[p] for p in sorted(touched)
-                           if p in self.emergency), None)
+                       for patient in touched if patient in self.proxies]
+            reason = next((self.emergency[p] for p in touched if p in self.emergency), None)
         if self.client_id is not None:
             agents.append(audit.app_agent(self.client_id, self.address,
                                           requestor=self.account is None))
-        await audit.record(tx, access, agents, emergency=reason)
+        return audit.with_emergency(audit.audit_event(access, agents=agents), reason)
 
     def _visibility(self) -> Visibility:
         types = None if self.scopes is None else self.scopes.readable_types()
@@ -154,7 +151,7 @@ class Anonymous:
     def visibility(self) -> Visibility:
         return _NOTHING
 
-    async def record(self, tx: Transaction, access: Access) -> None:
+    def audit_event(self, access: Access) -> dict[str, Any] | None:
         # Turned away before anything was read: not worth a record each (a flood of
         # anonymous requests must not fill the audit log); the web server's log has them.
         return None

@@ -61,12 +61,15 @@ async def process_bundle(store: Store, request: FhirRequest) -> FhirResponse:
             async with store.writing(request.caller.visibility) as tx:
                 responses = await _run_transaction(tx, entries, request)
                 access.resources = tx.touched
-                access.extra_patients = tx.deleted_owners
-                await request.caller.record(Transaction(tx.conn, EVERYTHING), access)
+                access.patients = await tx.patients_touched()
+                event = request.caller.audit_event(access)
+                if event is not None:
+                    await Transaction(tx.conn, EVERYTHING).create(event)
         except FhirError as error:
             access.status, access.failure = error.status, error.diagnostics
-            async with store.writing(EVERYTHING) as audit_tx:
-                await request.caller.record(audit_tx, access)
+            event = request.caller.audit_event(access)
+            if event is not None:
+                await store.append(event)
             raise
         kind = "transaction-response"
     else:

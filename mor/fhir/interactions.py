@@ -59,6 +59,7 @@ async def dispatch(store: Store, request: FhirRequest) -> FhirResponse:
         return FhirResponse(200, body=capability_statement(request.base_url))
     visibility = request.caller.visibility
     access = Access(request.method, request.path, urlencode(request.params))
+    caller = request.caller
     try:
         if request.method in READ_METHODS or _is_search_post(request):
             async with store.reading(visibility) as tx:
@@ -66,24 +67,29 @@ async def dispatch(store: Store, request: FhirRequest) -> FhirResponse:
                     response = await execute(tx, request)
                 finally:
                     access.resources = tx.touched
-            # Nothing read leaves mor before its audit record is stored.
-            async with store.writing(EVERYTHING) as audit_tx:
-                access.status = response.status
-                await request.caller.record(audit_tx, access)
+                    access.patients = await tx.patients_touched()
+            access.status = response.status
+            event = caller.audit_event(access)
+            if event is not None:
+                # Nothing read leaves mor before its audit record is stored.
+                await store.append(event)
             return response
         async with store.writing(visibility) as tx:
             response = await execute(tx, request)
             access.status = response.status
             access.resources = tx.touched
-            access.extra_patients = tx.deleted_owners
-            # The record of a write commits with the write, or neither does.
-            await request.caller.record(Transaction(tx.conn, EVERYTHING), access)
+            access.patients = await tx.patients_touched()
+            event = caller.audit_event(access)
+            if event is not None:
+                # The record of a write commits with the write, or neither does.
+                await Transaction(tx.conn, EVERYTHING).create(event)
             return response
     except FhirError as error:
         access.status = error.status
         access.failure = error.diagnostics
-        async with store.writing(EVERYTHING) as audit_tx:
-            await request.caller.record(audit_tx, access)
+        event = caller.audit_event(access)
+        if event is not None:
+            await store.append(event)
         raise
 
 

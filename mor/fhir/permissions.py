@@ -10,12 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import Any, Final, Protocol
 
 from mor.fhir.visibility import EVERYTHING, Visibility
-
-if TYPE_CHECKING:
-    from mor.fhir.store import Transaction
 
 
 class Interaction(StrEnum):
@@ -38,8 +35,9 @@ class Access:
     status: int = 200
     # The resources shown or changed, by store key.
     resources: dict[int, str] = field(default_factory=dict)
-    # Patients whose record was touched although their resources are gone (deletions).
-    extra_patients: set[str] = field(default_factory=set)
+    # Whose records were touched: the patients the resources belong to, and for deleted
+    # resources those they belonged to before.
+    patients: set[str] = field(default_factory=set)
     failure: str | None = None
 
 
@@ -54,8 +52,8 @@ class Caller(Protocol):
         search or history)."""
         ...
 
-    async def record(self, tx: Transaction, access: Access) -> None:
-        """Write the audit record of a request, in ``tx`` (which may see everything)."""
+    def audit_event(self, access: Access) -> dict[str, Any] | None:
+        """The audit record of a request (an AuditEvent), or None when none is kept."""
         ...
 
 
@@ -69,7 +67,7 @@ class _Unrestricted:
     def check(self, interaction: Interaction, resource_type: str | None) -> None:
         return None
 
-    async def record(self, tx: Transaction, access: Access) -> None:
+    def audit_event(self, access: Access) -> dict[str, Any] | None:
         return None  # the operator's own work is logged by the command that does it
 
 

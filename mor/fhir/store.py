@@ -15,6 +15,7 @@ same guarantees.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -47,7 +48,7 @@ from mor.fhir.errors import BadRequest, Forbidden, Gone, NotFound, PreconditionF
 from mor.fhir.indexing import IndexRow, index_rows
 from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.validation import check_id, check_resource_type, validate_resource
-from mor.fhir.visibility import Visibility
+from mor.fhir.visibility import EVERYTHING, Visibility
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,10 +115,41 @@ class Store:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # Resources waiting to be appended together (see append).
+        self._appending: list[tuple[NewResource, asyncio.Future[None]]] = []
+        self._appender: asyncio.Task[None] | None = None
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
         # Reads need no transaction of their own: autocommit saves the BEGIN and
         # ROLLBACK round trips (each a thread hop with aiosqlite).
         self._read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def append(self, resource_data: dict[str, Any]) -> None:
+        """Store a new resource together with those other requests append at the same
+        moment: one transaction and one commit for the lot (group commit). Returns once
+        it is committed. For records that must be stored before an answer leaves but
+        are no part of the answer's own transaction: the audit records of reads."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._appending.append((prepare_new(resource_data), done))
+        if self._appender is None or self._appender.done():
+            self._appender = loop.create_task(self._append_batches())
+        await done
+
+    async def _append_batches(self) -> None:
+        while self._appending:
+            batch = self._appending[:_APPEND_BATCH]
+            del self._appending[:_APPEND_BATCH]
+            try:
+                async with self.writing(EVERYTHING) as tx:
+                    await tx.insert_new([item for item, _ in batch])
+            except Exception as error:  # each waiter gets it: their answers must not leave
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
     @asynccontextmanager
     async def writing(self, visibility: Visibility) -> AsyncIterator[Transaction]:
@@ -400,6 +432,11 @@ class Transaction:
             found.update((resource_type, row[0]) for row in rows)
         return found
 
+    async def patients_touched(self) -> set[str]:
+        """Whose records this transaction showed or changed, deleted resources included."""
+        owners = await self.owners(list(self.touched))
+        return {p for found in owners.values() for p in found} | self.deleted_owners
+
     async def owners(self, pks: Sequence[int]) -> dict[int, list[str]]:
         """The patients whose records these resources are part of, by resource key."""
         found: dict[int, list[str]] = {}
@@ -542,6 +579,8 @@ _INSERT_CURRENT_SQLITE = (
 )
 # Rows per multi-row INSERT: well under SQLite's limit on bound parameters.
 _CHUNK = 500
+# Resources one group commit of append() takes at most.
+_APPEND_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)

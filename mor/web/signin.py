@@ -23,7 +23,6 @@ from mor.auth.sessions import Session, Sessions
 from mor.auth.smart_server import SmartServer, User
 from mor.auth.totp import TotpSecrets, code_is_right, new_secret, provisioning_uri, qr_code_svg
 from mor.fhir.store import Store
-from mor.fhir.visibility import EVERYTHING
 from mor.web.i18n import LANGUAGES, N_
 from mor.web.rendering import gettext, render
 
@@ -217,9 +216,8 @@ class SignIn:
             agent = audit.person_agent(account.fhir_user, account.username, _address(request))
         else:
             agent = audit.person_agent(None, "(no such account)", _address(request))
-        async with self.store.writing(EVERYTHING) as tx:
-            await tx.create(audit.sign_in_event(event, success=success, agent=agent,
-                                                reason=reason))
+        await self.store.append(audit.sign_in_event(event, success=success, agent=agent,
+                                                    reason=reason))
 
     def _base(self, request: Request) -> str:
         return self.base_url or str(request.base_url).rstrip("/")

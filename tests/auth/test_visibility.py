@@ -14,7 +14,7 @@ from mor.fhir.errors import Forbidden, NotFound
 from mor.fhir.interactions import dispatch
 from mor.fhir.permissions import UNRESTRICTED, Access, Caller, Interaction
 from mor.fhir.requests import FhirRequest, FhirResponse
-from mor.fhir.store import Store, Transaction
+from mor.fhir.store import Store
 from mor.fhir.visibility import Unowned, Visibility
 
 BASE = "http://mor.test/fhir"
@@ -29,7 +29,7 @@ class Reader:
     def check(self, interaction: Interaction, resource_type: str | None) -> None:
         return None
 
-    async def record(self, tx: Transaction, access: Access) -> None:
+    def audit_event(self, access: Access) -> dict[str, Any] | None:
         return None
 
 
