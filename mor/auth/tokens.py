@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mor.db.schema import account, oauth_client, oauth_token
@@ -70,18 +70,9 @@ class Tokens:
     async def find(self, token: str, kind: str = "access") -> Grant | None:
         """The grant behind a token that is valid now: not expired, not revoked, and its
         app and account still enabled."""
-        now = now_micros()
-        query = (
-            select(oauth_token.c.client_id, oauth_token.c.account_id, oauth_token.c.scope,
-                   oauth_token.c.patient, oauth_token.c.expires, oauth_token.c.grant_id)
-            .join(oauth_client, oauth_client.c.client_id == oauth_token.c.client_id)
-            .outerjoin(account, account.c.id == oauth_token.c.account_id)
-            .where(oauth_token.c.token_hash == token_hash(token), oauth_token.c.kind == kind,
-                   oauth_token.c.revoked.is_(False), oauth_token.c.expires > now,
-                   oauth_client.c.disabled.is_(False),
-                   (oauth_token.c.account_id.is_(None)) | (account.c.disabled.is_(False))))
         async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(_FIND, {"token_hash": token_hash(token), "kind": kind,
+                                              "now": now_micros()})).first()
         return None if row is None else Grant(*row)
 
     async def revoke(self, token: str) -> None:
@@ -98,6 +89,18 @@ class Tokens:
         async with self.engine.begin() as conn:
             await conn.execute(delete(oauth_token).where(and_(
                 oauth_token.c.expires < now_micros())))
+
+
+# Built once: every API request looks its token up.
+_FIND: Final = (
+    select(oauth_token.c.client_id, oauth_token.c.account_id, oauth_token.c.scope,
+           oauth_token.c.patient, oauth_token.c.expires, oauth_token.c.grant_id)
+    .join(oauth_client, oauth_client.c.client_id == oauth_token.c.client_id)
+    .outerjoin(account, account.c.id == oauth_token.c.account_id)
+    .where(oauth_token.c.token_hash == bindparam("token_hash"),
+           oauth_token.c.kind == bindparam("kind"), oauth_token.c.revoked.is_(False),
+           oauth_token.c.expires > bindparam("now"), oauth_client.c.disabled.is_(False),
+           (oauth_token.c.account_id.is_(None)) | (account.c.disabled.is_(False))))
 
 
 def _row(token: str, kind: str, grant_id: str, client_id: str, account_id: str | None,

@@ -67,9 +67,13 @@ async def process_bundle(store: Store, request: FhirRequest) -> FhirResponse:
                     await Transaction(tx.conn, EVERYTHING).create(event)
         except FhirError as error:
             access.status, access.failure = error.status, error.diagnostics
-            event = request.caller.audit_event(access)
-            if event is not None:
-                await store.append(event)
+            caller = request.caller
+
+            def build(patients: set[str]) -> dict[str, Any] | None:
+                access.patients = patients
+                return caller.audit_event(access)
+
+            await store.append_record(build, list(access.resources))
             raise
         kind = "transaction-response"
     else:

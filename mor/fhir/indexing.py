@@ -48,6 +48,10 @@ class IndexRow(NamedTuple):
 SKIPPED_PARAMETERS: Final = frozenset({"_id", "_lastUpdated"})
 # Defined without an expression: indexed as words of the narrative / of every text.
 WORD_PARAMETERS: Final = frozenset({"_text", "_content"})
+# Not indexed by word: mor writes an AuditEvent for every request, its words are codes
+# and references that have search parameters of their own, and _content on them would
+# double the cost of every audit record.
+UNWORDED_TYPES: Final = frozenset({"AuditEvent"})
 
 UNINDEXED_TYPES: Final = {
     "special": "special parameters (_filter, Location near) need their own search logic",
@@ -626,6 +630,8 @@ def index_rows(resource: dict[str, Any]) -> list[IndexRow]:
             # Only a resource that breaks its own structure gets here (a list where an
             # object belongs); its other parameters are still indexed.
             continue
+    if resource_type in UNWORDED_TYPES:
+        return rows.rows
     _add_words(rows, "_text", _narrative_text(resource))
     contents = _narrative_text(resource)
     _string_values(resource, contents)

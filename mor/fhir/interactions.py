@@ -25,7 +25,7 @@ from mor.fhir.errors import (
 )
 from mor.fhir.indexing import date_range
 from mor.fhir.outcome import informational
-from mor.fhir.permissions import Access, Interaction
+from mor.fhir.permissions import Access, Caller, Interaction
 from mor.fhir.requests import FhirRequest, FhirResponse
 from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search import compile_search
@@ -67,12 +67,9 @@ async def dispatch(store: Store, request: FhirRequest) -> FhirResponse:
                     response = await execute(tx, request)
                 finally:
                     access.resources = tx.touched
-                    access.patients = await tx.patients_touched()
             access.status = response.status
-            event = caller.audit_event(access)
-            if event is not None:
-                # Nothing read leaves mor before its audit record is stored.
-                await store.append(event)
+            # Nothing read leaves mor before its audit record is stored.
+            await _audit(store, caller, access)
             return response
         async with store.writing(visibility) as tx:
             response = await execute(tx, request)
@@ -87,10 +84,18 @@ async def dispatch(store: Store, request: FhirRequest) -> FhirResponse:
     except FhirError as error:
         access.status = error.status
         access.failure = error.diagnostics
-        event = caller.audit_event(access)
-        if event is not None:
-            await store.append(event)
+        await _audit(store, caller, access)
         raise
+
+
+async def _audit(store: Store, caller: Caller, access: Access) -> None:
+    """Store the audit record of a read, or of a refused or failed request, in a group
+    commit with those of concurrent requests."""
+    def build(patients: set[str]) -> dict[str, Any] | None:
+        access.patients = patients
+        return caller.audit_event(access)
+
+    await store.append_record(build, list(access.resources), access.patients)
 
 
 async def execute(tx: Transaction, request: FhirRequest) -> FhirResponse:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Final
@@ -98,6 +98,16 @@ class HistoryPage:
 
 
 @dataclass(frozen=True, slots=True)
+class _Record:
+    """A record waiting in Store.append_record."""
+
+    build: Callable[[set[str]], dict[str, Any] | None]
+    touching: tuple[int, ...]
+    patients: tuple[str, ...]
+    done: asyncio.Future[None]
+
+
+@dataclass(frozen=True, slots=True)
 class _Current:
     pk: int
     version_id: int
@@ -116,7 +126,7 @@ class Store:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         # Resources waiting to be appended together (see append).
-        self._appending: list[tuple[NewResource, asyncio.Future[None]]] = []
+        self._appending: list[_Record] = []
         self._appender: asyncio.Task[None] | None = None
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
         # Reads need no transaction of their own: autocommit saves the BEGIN and
@@ -128,9 +138,17 @@ class Store:
         moment: one transaction and one commit for the lot (group commit). Returns once
         it is committed. For records that must be stored before an answer leaves but
         are no part of the answer's own transaction: the audit records of reads."""
+        await self.append_record(lambda _patients: resource_data, ())
+
+    async def append_record(self, build: Callable[[set[str]], dict[str, Any] | None],
+                            touching: Collection[int], patients: Collection[str] = ()
+                            ) -> None:
+        """As append, for a record about the resources of keys ``touching``: ``build``
+        gets the patients whose records they are part of (and ``patients``), looked up
+        for the whole batch at once, and returns the resource (None: nothing to store)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._appending.append((prepare_new(resource_data), done))
+        self._appending.append(_Record(build, tuple(touching), tuple(patients), done))
         if self._appender is None or self._appender.done():
             self._appender = loop.create_task(self._append_batches())
         await done
@@ -141,15 +159,22 @@ class Store:
             del self._appending[:_APPEND_BATCH]
             try:
                 async with self.writing(EVERYTHING) as tx:
-                    await tx.insert_new([item for item, _ in batch])
+                    owners = await tx.owners(sorted({pk for r in batch for pk in r.touching}))
+                    new = []
+                    for record in batch:
+                        patients = {p for pk in record.touching for p in owners.get(pk, ())}
+                        built = record.build(patients | set(record.patients))
+                        if built is not None:
+                            new.append(prepare_new(built))
+                    await tx.insert_new(new)
             except Exception as error:  # each waiter gets it: their answers must not leave
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(error)
+                for record in batch:
+                    if not record.done.done():
+                        record.done.set_exception(error)
             else:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
+                for record in batch:
+                    if not record.done.done():
+                        record.done.set_result(None)
 
     @asynccontextmanager
     async def writing(self, visibility: Visibility) -> AsyncIterator[Transaction]:
