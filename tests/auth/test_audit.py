@@ -11,28 +11,11 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from mor.auth.accounts import Account, Accounts
-from mor.auth.clients import Clients
 from mor.auth.roles import Role
-from mor.auth.tokens import Tokens
+from tests.auth.people import person_token
 from tests.conftest import ACCESS_TABLES, empty_database
 
 BASE = "https://mor.test/fhir"
-
-
-async def person_token(app: Starlette, username: str, role: Role, fhir_user: str,
-                       organizations: tuple[str, ...] = (), *, verified: bool = True,
-                       scope: str = "user/*.cruds") -> str:
-    engine = app.state.store.engine
-    account: Account = await Accounts(engine).add(
-        username, "a long enough password", role, fhir_user=fhir_user,
-        organizations=organizations, verified=verified)
-    registered = await Clients(engine).add(
-        f"app of {username}", scope="user/*.cruds patient/*.cruds",
-        redirect_uris=("https://app.example/callback",))
-    answer = await Tokens(engine).issue(client_id=registered.client.client_id,
-                                        account_id=account.id, scope=scope)
-    return str(answer["access_token"])
 
 
 @pytest.fixture
@@ -71,8 +54,8 @@ async def test_each_access_is_recorded_once_with_who_what_and_whose(
     ):
         assert (await client.put(f"/{resource['resourceType']}/{resource['id']}",
                                  json=resource)).status_code == 201
-    doctor = as_(await person_token(app, "dr.malee", Role.DOCTOR, "Practitioner/malee",
-                                    ("hc-1",)))
+    doctor = as_(await person_token(app.state.store.engine, "dr.malee", Role.DOCTOR,
+                                    "Practitioner/malee", ("hc-1",)))
     script = [
         ("GET", "/Patient/a", None, 200),
         ("GET", "/Observation?subject=Patient/a", None, 200),
@@ -118,11 +101,12 @@ async def test_a_patient_sees_who_accessed_their_record(
                      {"resourceType": "Patient", "id": "b",
                       "managingOrganization": {"reference": "Organization/hc-1"}}):
         await client.put(f"/Patient/{resource['id']}", json=resource)
-    doctor = as_(await person_token(app, "dr.malee", Role.DOCTOR, "Practitioner/malee",
-                                    ("hc-1",)))
+    doctor = as_(await person_token(app.state.store.engine, "dr.malee", Role.DOCTOR,
+                                    "Practitioner/malee", ("hc-1",)))
     assert (await http.get("/Patient/a", headers=doctor)).status_code == 200
     assert (await http.get("/Patient/b", headers=doctor)).status_code == 200
-    patient = as_(await person_token(app, "somsri", Role.PATIENT, "Patient/a"))
+    patient = as_(await person_token(app.state.store.engine, "somsri", Role.PATIENT,
+                                     "Patient/a"))
     bundle = (await http.get("/AuditEvent", headers=patient)).json()
     who = [e["resource"]["agent"][0]["who"].get("reference")
            for e in bundle["entry"]]

@@ -16,11 +16,11 @@ import pytest
 from joserfc.jwk import ECKey
 from starlette.applications import Starlette
 
-from mor.auth.accounts import Accounts
 from mor.auth.clients import Clients
 from mor.auth.roles import Role
 from mor.auth.tokens import Tokens
 from mor.db.schema import account
+from tests.auth.people import person_token
 
 BASE = "https://mor.test/fhir"
 OA = {"resourceType": "Observation", "id": "oa", "status": "final", "code": {"text": "weight"},
@@ -129,14 +129,9 @@ EXPECTED: dict[str, dict[str, Cell]] = {
 async def _person(engine: Any, role: Role, fhir_user: str, organizations: tuple[str, ...] = (),
                   *, scope: str = "user/*.cruds", patient: str | None = None,
                   verified: bool = True) -> str:
-    person = await Accounts(engine).add(
-        f"{role.value}-{fhir_user}-{scope}-{verified}".lower(), "a long enough password",
-        role, fhir_user=fhir_user, organizations=organizations, verified=verified)
-    app = await Clients(engine).add("an app", scope="user/*.cruds patient/*.cruds",
-                                    redirect_uris=("https://app.example/cb",))
-    answer = await Tokens(engine).issue(client_id=app.client.client_id, account_id=person.id,
-                                        scope=scope, patient=patient)
-    return str(answer["access_token"])
+    return await person_token(engine, f"{role.value}-{fhir_user}-{scope}-{verified}".lower(),
+                              role, fhir_user, organizations, verified=verified, scope=scope,
+                              patient=patient)
 
 
 async def _service(engine: Any, scope: str) -> str:

@@ -11,11 +11,9 @@ import pytest
 from sqlalchemy import update
 from starlette.applications import Starlette
 
-from mor.auth.accounts import Accounts
-from mor.auth.clients import Clients
 from mor.auth.roles import Role
-from mor.auth.tokens import Tokens
 from mor.db.schema import account, break_glass
+from tests.auth.people import bearer, person_token
 
 BASE = "https://mor.test/fhir"
 REASON = "Unconscious after a road accident; brought to our centre, allergies unknown"
@@ -28,15 +26,8 @@ def _parameters(reason: str) -> dict[str, object]:
 
 async def _token(app: Starlette, username: str, role: Role, fhir_user: str,
                  organizations: tuple[str, ...] = ()) -> dict[str, str]:
-    engine = app.state.store.engine
-    person = await Accounts(engine).add(username, "a long enough password", role,
-                                        fhir_user=fhir_user, organizations=organizations,
-                                        verified=True)
-    app_client = await Clients(engine).add("workspace", scope="user/*.cruds",
-                                           redirect_uris=("https://app.example/cb",))
-    answer = await Tokens(engine).issue(client_id=app_client.client.client_id,
-                                        account_id=person.id, scope="user/*.cruds")
-    return {"Authorization": f"Bearer {answer['access_token']}"}
+    return bearer(await person_token(app.state.store.engine, username, role, fhir_user,
+                                     organizations))
 
 
 @pytest.fixture

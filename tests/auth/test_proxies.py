@@ -11,24 +11,16 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from mor.auth.accounts import Accounts
-from mor.auth.clients import Clients
 from mor.auth.roles import Role
-from mor.auth.tokens import Tokens
 from mor.db.schema import account
+from tests.auth.people import bearer, person_token
 
 BASE = "https://mor.test/fhir"
 
 
 async def _token(app: Starlette, username: str, patient: str) -> dict[str, str]:
-    engine = app.state.store.engine
-    person = await Accounts(engine).add(username, "a long enough password", Role.PATIENT,
-                                        fhir_user=f"Patient/{patient}", verified=True)
-    app_client = await Clients(engine).add("family app", scope="user/*.cruds",
-                                           redirect_uris=("https://app.example/cb",))
-    answer = await Tokens(engine).issue(client_id=app_client.client.client_id,
-                                        account_id=person.id, scope="user/*.cruds")
-    return {"Authorization": f"Bearer {answer['access_token']}"}
+    return bearer(await person_token(app.state.store.engine, username, Role.PATIENT,
+                                     f"Patient/{patient}"))
 
 
 def _consent(status: str = "active") -> dict[str, Any]:
