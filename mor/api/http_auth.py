@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from mor.auth.accounts import Accounts
 from mor.auth.break_glass import BreakGlass
 from mor.auth.policy import ANONYMOUS, Principal
 from mor.auth.proxies import proxies_of
@@ -30,7 +29,6 @@ from mor.fhir.store import Store
 class BearerAuthentication:
     def __init__(self, engine: AsyncEngine, store: Store) -> None:
         self.tokens = Tokens(engine)
-        self.accounts = Accounts(engine)
         self.break_glass = BreakGlass(engine)
         self.store = store
 
@@ -49,7 +47,8 @@ class BearerAuthentication:
         proxies: dict[str, str] = {}
         emergency: dict[str, str] = {}
         if grant.account_id is not None:
-            account = await self.accounts.get(grant.account_id)
+            # Read with the token: a disabled account's tokens are not found at all.
+            account = grant.account
             if account is None or account.disabled:
                 raise Unauthorized("The account this token was issued to is disabled")
             if account.role is Role.PATIENT and account.verified:

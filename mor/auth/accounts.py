@@ -8,7 +8,7 @@ burst of parallel guesses gets no more tries than a slow one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -91,20 +91,20 @@ class Accounts:
 
     async def find(self, username: str) -> Account | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(*_COLUMNS).where(
+            row = (await conn.execute(select(*ACCOUNT_COLUMNS).where(
                 account.c.username == _normalise(username)))).first()
-        return None if row is None else _account(row)
+        return None if row is None else account_from_row(row)
 
     async def get(self, account_id: str) -> Account | None:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(*_COLUMNS).where(
+            row = (await conn.execute(select(*ACCOUNT_COLUMNS).where(
                 account.c.id == account_id))).first()
-        return None if row is None else _account(row)
+        return None if row is None else account_from_row(row)
 
     async def all(self) -> list[Account]:
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(select(*_COLUMNS).order_by(account.c.username))).all()
-        return [_account(row) for row in rows]
+            rows = (await conn.execute(select(*ACCOUNT_COLUMNS).order_by(account.c.username))).all()
+        return [account_from_row(row) for row in rows]
 
     async def set_verified(self, username: str) -> Account:
         """A patient's identity was checked (in person, or by staff checking the ID): from
@@ -180,7 +180,8 @@ class Accounts:
 
 _REFUSED: Final = ("The name or password is wrong, or the account is locked after too many "
                    "failed attempts (wait 15 minutes) or disabled (ask your administrator)")
-_COLUMNS: Final = (account.c.id, account.c.username, account.c.role, account.c.fhir_user,
+# The columns an Account is read from (also by mor.auth.tokens, with the token).
+ACCOUNT_COLUMNS: Final = (account.c.id, account.c.username, account.c.role, account.c.fhir_user,
                    account.c.organizations, account.c.verified, account.c.disabled,
                    account.c.totp_secret)
 
@@ -192,7 +193,7 @@ def _normalise(username: str) -> str:
     return name
 
 
-def _account(row: tuple[object, ...]) -> Account:
+def account_from_row(row: Sequence[object]) -> Account:
     organizations = orjson.loads(str(row[4])) if row[4] else []
     return Account(id=str(row[0]), username=str(row[1]), role=Role(str(row[2])),
                    fhir_user=str(row[3]) if row[3] else None,

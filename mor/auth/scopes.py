@@ -12,7 +12,6 @@ not granted: mor cannot yet hold a token to them, and granting them wider would 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -43,11 +42,6 @@ class ResourceScope:
     context: str
     resource_type: str  # or "*"
     letters: frozenset[str]
-
-    def covers(self, other: ResourceScope) -> bool:
-        return (self.context == other.context
-                and self.resource_type in ("*", other.resource_type)
-                and other.letters <= self.letters)
 
     def __str__(self) -> str:
         return f"{self.context}/{self.resource_type}." + "".join(
@@ -125,6 +119,3 @@ class Scopes:
                     kept.append(ResourceScope(asked.context, resource_type, letters))
         return Scopes(tuple(dict.fromkeys(kept)), self.other & allowed.other)
 
-
-def join(scopes: Iterable[str]) -> str:
-    return " ".join(dict.fromkeys(scopes))

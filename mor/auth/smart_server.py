@@ -43,7 +43,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from mor.auth.clients import Client, Clients
 from mor.auth.passwords import verify_secret
 from mor.auth.scopes import Scopes
-from mor.auth.tokens import BACKEND_ACCESS_SECONDS, Grant, Tokens, token_hash
+from mor.auth.tokens import (
+    ACCESS_SECONDS,
+    BACKEND_ACCESS_SECONDS,
+    Grant,
+    Tokens,
+    token_hash,
+)
 from mor.db.schema import oauth_assertion, oauth_code
 from mor.fhir.timestamps import now_micros
 
@@ -385,7 +391,7 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
             {"offline_access", "online_access"} & set((scope or "").split()))
         return _on_loop(_issue, self.tokens, client.get_client_id(),
                         None if user is None else user.id, scope or "", refresh,
-                        BACKEND_ACCESS_SECONDS if backend else None,
+                        BACKEND_ACCESS_SECONDS if backend else ACCESS_SECONDS,
                         None if user is None else user.patient)
 
     # -- authorization codes -----------------------------------------------------
@@ -456,10 +462,7 @@ class SmartServer(AuthorizationServer):  # type: ignore[misc]
 
 
 async def _issue(tokens: Tokens, client_id: str, account_id: str | None, scope: str,
-                 refresh: bool, seconds: int | None, patient: str | None) -> dict[str, Any]:
-    if seconds is None:
-        return await tokens.issue(client_id=client_id, account_id=account_id, scope=scope,
-                                  refresh=refresh, patient=patient)
+                 refresh: bool, seconds: int, patient: str | None) -> dict[str, Any]:
     return await tokens.issue(client_id=client_id, account_id=account_id, scope=scope,
                               refresh=refresh, access_seconds=seconds, patient=patient)
 

@@ -12,9 +12,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mor.auth.accounts import ACCOUNT_COLUMNS, Account, account_from_row
 from mor.db.schema import account, oauth_client, oauth_token
 from mor.fhir.timestamps import now_micros
 
@@ -34,6 +35,8 @@ class Grant:
     patient: str | None
     expires: int
     grant_id: str
+    # The account it was issued to, read with the token (None for a backend service).
+    account: Account | None = None
 
 
 def token_hash(token: str) -> str:
@@ -73,7 +76,10 @@ class Tokens:
         async with self.engine.connect() as conn:
             row = (await conn.execute(_FIND, {"token_hash": token_hash(token), "kind": kind,
                                               "now": now_micros()})).first()
-        return None if row is None else Grant(*row)
+        if row is None:
+            return None
+        person = account_from_row(row[6:]) if row[1] is not None else None
+        return Grant(*row[:6], account=person)
 
     async def revoke(self, token: str) -> None:
         """Revoke the token and every token of the same grant (RFC 7009 says a refresh
@@ -85,16 +91,12 @@ class Tokens:
                 await conn.execute(update(oauth_token).where(oauth_token.c.grant_id == grant)
                                    .values(revoked=True))
 
-    async def forget_expired(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.execute(delete(oauth_token).where(and_(
-                oauth_token.c.expires < now_micros())))
-
 
 # Built once: every API request looks its token up.
 _FIND: Final = (
     select(oauth_token.c.client_id, oauth_token.c.account_id, oauth_token.c.scope,
-           oauth_token.c.patient, oauth_token.c.expires, oauth_token.c.grant_id)
+           oauth_token.c.patient, oauth_token.c.expires, oauth_token.c.grant_id,
+           *ACCOUNT_COLUMNS)
     .join(oauth_client, oauth_client.c.client_id == oauth_token.c.client_id)
     .outerjoin(account, account.c.id == oauth_token.c.account_id)
     .where(oauth_token.c.token_hash == bindparam("token_hash"),

@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from mor.fhir.compartment_definitions import members
 from mor.fhir.fhirpath import reference_parts
-from mor.fhir.indexing import MAX_MICROS, MIN_MICROS, IndexRow, date_range
+from mor.fhir.indexing import IndexRow, period_range
 
 PATIENT_PARAM: Final = "-patient"
 GRANTEE_PARAM: Final = "-grantee"
@@ -90,14 +90,12 @@ def _grant_rows(consent: Mapping[str, Any]) -> list[IndexRow]:
     rows = [IndexRow("reference", GRANTEE_PARAM,
                      {"target_type": t, "target_id": i, "target_url": None})
             for t, i in sorted(set(grantees))]
-    period = provision.get("period")
-    if isinstance(period, dict) and (period.get("start") or period.get("end")):
-        try:
-            low = date_range(period["start"])[0] if period.get("start") else MIN_MICROS
-            high = date_range(period["end"])[1] if period.get("end") else MAX_MICROS
-        except (ValueError, TypeError):
-            return []  # a period mor cannot read grants nothing
-        rows.append(IndexRow("date", GRANT_PERIOD_PARAM, {"low": low, "high": high}))
+    try:
+        span = period_range(provision.get("period"))
+    except ValueError:
+        return []  # a period mor cannot read grants nothing
+    if span is not None:
+        rows.append(IndexRow("date", GRANT_PERIOD_PARAM, {"low": span[0], "high": span[1]}))
     return rows
 
 

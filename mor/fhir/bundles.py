@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import orjson
 
+from mor.fhir.access_records import record_apart, record_with_write
 from mor.fhir.errors import BadRequest, FhirError, Issue, PreconditionFailed
 from mor.fhir.outcome import outcome_for_error
 from mor.fhir.permissions import Access, Interaction
@@ -29,7 +30,6 @@ from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search import compile_search
 from mor.fhir.store import NewResource, Store, Transaction, new_id, prepare_new
 from mor.fhir.validation import require_resource
-from mor.fhir.visibility import EVERYTHING
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 _REASONS = {200: "OK", 201: "Created", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
@@ -60,20 +60,10 @@ async def process_bundle(store: Store, request: FhirRequest) -> FhirResponse:
         try:
             async with store.writing(request.caller.visibility) as tx:
                 responses = await _run_transaction(tx, entries, request)
-                access.resources = tx.touched
-                access.patients = await tx.patients_touched()
-                event = request.caller.audit_event(access)
-                if event is not None:
-                    await Transaction(tx.conn, EVERYTHING).create(event)
+                await record_with_write(tx, request.caller, access)
         except FhirError as error:
             access.status, access.failure = error.status, error.diagnostics
-            caller = request.caller
-
-            def build(patients: set[str]) -> dict[str, Any] | None:
-                access.patients = patients
-                return caller.audit_event(access)
-
-            await store.append_record(build, list(access.resources))
+            await record_apart(store, request.caller, access)
             raise
         kind = "transaction-response"
     else:

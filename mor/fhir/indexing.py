@@ -207,7 +207,9 @@ def date_range(value: str) -> tuple[int, int]:
     return low, low + width - 1
 
 
-def _period_range(period: Any) -> tuple[int, int] | None:
+def period_range(period: Any) -> tuple[int, int] | None:
+    """The instants a Period covers (open ends reach the ends of time); None for none.
+    Raises ValueError if a bound is not a date."""
     if not isinstance(period, dict):
         return None
     start, end = period.get("start"), period.get("end")
@@ -377,14 +379,14 @@ def _index_date(rows: _Rows, param: str, type_name: str, value: Any) -> None:
         if type_name in _DATE_TYPES and isinstance(value, str):
             _date_row(rows, param, date_range(value))
         elif type_name == "Period":
-            _date_row(rows, param, _period_range(value))
+            _date_row(rows, param, period_range(value))
         elif type_name == "Timing" and isinstance(value, dict):
             for event in value.get("event") or ():
                 if isinstance(event, str):
                     _date_row(rows, param, date_range(event))
             repeat = value.get("repeat")
             if isinstance(repeat, dict):
-                _date_row(rows, param, _period_range(repeat.get("boundsPeriod")))
+                _date_row(rows, param, period_range(repeat.get("boundsPeriod")))
     except ValueError:
         return  # a malformed date is not indexed; a valid event before it already is
 

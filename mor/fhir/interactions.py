@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode
 import jsonpatch
 import orjson
 
+from mor.fhir.access_records import record_apart, record_with_write
 from mor.fhir.errors import (
     BadRequest,
     FhirError,
@@ -25,7 +26,7 @@ from mor.fhir.errors import (
 )
 from mor.fhir.indexing import date_range
 from mor.fhir.outcome import informational
-from mor.fhir.permissions import Access, Caller, Interaction
+from mor.fhir.permissions import Access, Interaction
 from mor.fhir.requests import FhirRequest, FhirResponse
 from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search import compile_search
@@ -40,7 +41,6 @@ from mor.fhir.searchset import (
 from mor.fhir.store import Store, StoredResource, Transaction
 from mor.fhir.timestamps import instant_from_micros
 from mor.fhir.validation import check_id, check_resource_type, require_resource
-from mor.fhir.visibility import EVERYTHING
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 MAX_HISTORY_COUNT = 1000
@@ -69,33 +69,18 @@ async def dispatch(store: Store, request: FhirRequest) -> FhirResponse:
                     access.resources = tx.touched
             access.status = response.status
             # Nothing read leaves mor before its audit record is stored.
-            await _audit(store, caller, access)
+            await record_apart(store, caller, access)
             return response
         async with store.writing(visibility) as tx:
             response = await execute(tx, request)
             access.status = response.status
-            access.resources = tx.touched
-            access.patients = await tx.patients_touched()
-            event = caller.audit_event(access)
-            if event is not None:
-                # The record of a write commits with the write, or neither does.
-                await Transaction(tx.conn, EVERYTHING).create(event)
+            await record_with_write(tx, caller, access)
             return response
     except FhirError as error:
         access.status = error.status
         access.failure = error.diagnostics
-        await _audit(store, caller, access)
+        await record_apart(store, caller, access)
         raise
-
-
-async def _audit(store: Store, caller: Caller, access: Access) -> None:
-    """Store the audit record of a read, or of a refused or failed request, in a group
-    commit with those of concurrent requests."""
-    def build(patients: set[str]) -> dict[str, Any] | None:
-        access.patients = patients
-        return caller.audit_event(access)
-
-    await store.append_record(build, list(access.resources), access.patients)
 
 
 async def execute(tx: Transaction, request: FhirRequest) -> FhirResponse:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
-from typing import Any, Final
+from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from mor.services.messaging import SendFailed
 from mor.services.registration import Details, Message, RegistrationError, Registrations
+from mor.web.form_tokens import form_token, form_token_matches, keep_form_token
 from mor.web.i18n import N_
 from mor.web.rendering import gettext, render
-from mor.web.signin import CSRF_COOKIE, lang_url
+from mor.web.signin import lang_url
 
 _DOCUMENTS: Final = [
     ("th-national-id", N_("Thai national ID card")),
@@ -38,7 +38,7 @@ class Registering:
     async def submit(self, request: Request) -> Response:
         form = await request.form()
         values = {name: str(form.get(name, "")).strip() for name in _FIELDS}
-        if not _same(request.cookies.get(CSRF_COOKIE), form.get("csrf_token")):
+        if not form_token_matches(request, form.get("csrf_token")):
             return self._form(request, values, 400, gettext(
                 request, "The form expired; please sign in again."))
         details = Details(values["given"], values["family"], values["birth_date"],
@@ -49,7 +49,7 @@ class Registering:
             registration_id = await self.registrations.start(
                 details, str(form.get("password", "")), message)
         except RegistrationError as error:
-            return self._form(request, values, 400, _translated(request, str(error)))
+            return self._form(request, values, 400, gettext(request, str(error)))
         except SendFailed:
             return self._form(request, values, 503, gettext(
                 request, "The code could not be sent just now; please try again later."))
@@ -58,13 +58,13 @@ class Registering:
     async def confirm(self, request: Request) -> Response:
         form = await request.form()
         registration_id = str(form.get("registration", ""))
-        if not _same(request.cookies.get(CSRF_COOKIE), form.get("csrf_token")):
+        if not form_token_matches(request, form.get("csrf_token")):
             return RedirectResponse("/register", 303)
         try:
             await self.registrations.confirm(registration_id, str(form.get("code", "")))
         except RegistrationError as error:
             return self._confirm_form(request, registration_id, 400,
-                                      _translated(request, str(error)))
+                                      gettext(request, str(error)))
         return render(request, "message.html",
                       heading=gettext(request, "Your account is ready"),
                       text=gettext(request, "Sign in with your phone number or e-mail "
@@ -74,26 +74,16 @@ class Registering:
 
     def _form(self, request: Request, values: dict[str, str], status: int = 200,
               error: str | None = None) -> Response:
-        csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+        csrf = form_token(request)
         documents = [(code, gettext(request, name)) for code, name in _DOCUMENTS]
         response = render(request, "register.html", status, csrf_token=csrf, error=error,
                           form={name: values.get(name, "") for name in _FIELDS},
                           documents=documents, lang_url=lang_url(request))
-        response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https", path="/")
-        return response
+        return keep_form_token(response, csrf, secure=request.url.scheme == "https")
 
     def _confirm_form(self, request: Request, registration_id: str, status: int = 200,
                       error: str | None = None) -> Response:
         return render(request, "register_confirm.html", status,
-                      csrf_token=request.cookies.get(CSRF_COOKIE, ""), error=error,
+                      csrf_token=form_token(request), error=error,
                       registration=registration_id, lang_url=lang_url(request))
 
-
-def _translated(request: Request, message: str) -> str:
-    """The service's errors are marked messages (mor.messages.N_): shown translated."""
-    return gettext(request, message)
-
-
-def _same(cookie: str | None, sent: Any) -> bool:
-    return bool(cookie) and isinstance(sent, str) and secrets.compare_digest(cookie or "", sent)

@@ -7,7 +7,6 @@ random one kept in a cookie and sent back in the form (double submit).
 
 from __future__ import annotations
 
-import secrets
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
 
@@ -23,11 +22,11 @@ from mor.auth.sessions import Session, Sessions
 from mor.auth.smart_server import SmartServer, User
 from mor.auth.totp import TotpSecrets, code_is_right, new_secret, provisioning_uri, qr_code_svg
 from mor.fhir.store import Store
+from mor.web.form_tokens import form_token, form_token_matches, keep_form_token
 from mor.web.i18n import LANGUAGES, N_
 from mor.web.rendering import gettext, render
 
 SESSION_COOKIE: Final = "mor_session"
-CSRF_COOKIE: Final = "mor_csrf"
 
 
 class SignIn:
@@ -48,7 +47,7 @@ class SignIn:
     async def login(self, request: Request) -> Response:
         form = await request.form()
         next_url = _safe_next(str(form.get("next", "")))
-        if not _same(request.cookies.get(CSRF_COOKIE), form.get("csrf_token")):
+        if not form_token_matches(request, form.get("csrf_token")):
             return self._login_form(request, next_url=next_url, status=400, error=gettext(
                 request, "The form expired; please sign in again."))
         username = str(form.get("username", ""))
@@ -71,14 +70,10 @@ class SignIn:
 
     def _login_form(self, request: Request, *, next_url: str, status: int = 200,
                     error: str | None = None, username: str = "") -> Response:
-        csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+        csrf = form_token(request)
         response = render(request, "login.html", status, csrf_token=csrf, next=next_url,
                           error=error, username=username, lang_url=lang_url(request))
-        # Path "/": the registration pages share it, and two cookies of one name on
-        # different paths would reach /auth in an order browsers do not promise.
-        response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict",
-                            secure=self._secure(request), path="/")
-        return response
+        return keep_form_token(response, csrf, secure=self._secure(request))
 
     # -- second factor ------------------------------------------------------------
 
@@ -172,10 +167,7 @@ class SignIn:
         try:
             grant = await self.smart.check_authorization(request, self._base(request))
         except OAuth2Error as error:
-            return render(request, "message.html", 400,
-                          heading=gettext(request, "This app's request cannot be accepted"),
-                          text=f"{error.error}: {error.description or ''}", signed_in=True,
-                          csrf_token=session.csrf_token, lang_url=lang_url(request))
+            return _app_refused(request, session, error)
         client = grant.client.client
         return render(request, "authorize.html", app_name=client.name,
                       username=account.username, csrf_token=session.csrf_token,
@@ -194,10 +186,7 @@ class SignIn:
         try:
             return await self.smart.authorization_response(request, self._base(request), user)
         except OAuth2Error as error:
-            return render(request, "message.html", 400,
-                          heading=gettext(request, "This app's request cannot be accepted"),
-                          text=f"{error.error}: {error.description or ''}", signed_in=True,
-                          csrf_token=session.csrf_token, lang_url=lang_url(request))
+            return _app_refused(request, session, error)
 
     async def signed_in(self, request: Request) -> tuple[Session | None, Account | None]:
         """The session and account of a fully signed-in person, or (None, None)."""
@@ -237,6 +226,13 @@ _REFUSED: Final = N_("The name or password is wrong, or the account is locked af
 _WRONG_CODE: Final = N_("That code is not right; enter the code the app shows now.")
 
 
+def _app_refused(request: Request, session: Session, error: OAuth2Error) -> Response:
+    return render(request, "message.html", 400,
+                  heading=gettext(request, "This app's request cannot be accepted"),
+                  text=f"{error.error}: {error.description or ''}", signed_in=True,
+                  csrf_token=session.csrf_token, lang_url=lang_url(request))
+
+
 def _launch_patient(account: Account, request: Request) -> str | None:
     """A patient launching an app standalone has themselves in context."""
     scopes = Scopes.parse(request.query_params.get("scope", ""))
@@ -251,10 +247,6 @@ def _safe_next(value: str | None) -> str:
         return "/auth/signed-in"
     parts = urlsplit(value)
     return value if not parts.scheme and not parts.netloc else "/auth/signed-in"
-
-
-def _same(cookie: str | None, sent: Any) -> bool:
-    return bool(cookie) and isinstance(sent, str) and secrets.compare_digest(cookie or "", sent)
 
 
 def _text(value: Any) -> str | None:
