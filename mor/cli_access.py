@@ -56,8 +56,11 @@ def user_add(
     fhir_user: Annotated[str | None, typer.Option(
         help="The Practitioner/[id] (staff) or Patient/[id] the account is.")] = None,
     organization: Annotated[list[str] | None, typer.Option(
-        help="Id of an Organization (health centre) the person works for; repeat for "
-             "several.")] = None,
+        help="Staff: id of an Organization (health centre) the person works at; mor "
+             "records a PractitionerRole there. Repeat for several.")] = None,
+    name: Annotated[str | None, typer.Option(
+        help="Staff with --organization but no --fhir-user: the name of the Practitioner "
+             "mor creates for them.")] = None,
     verified: Annotated[bool, typer.Option(
         help="For a patient: their identity was checked in person.")] = False,
     password: Annotated[str, typer.Option(
@@ -66,26 +69,36 @@ def user_add(
              "shell history keeps it.")] = "",
 ) -> None:
     """Create an account."""
-    from mor.auth.accounts import AccountError, Accounts
+    from mor.auth.accounts import AccountError
     from mor.auth.roles import parse_role
+    from mor.fhir.store import Store
+    from mor.services.staff import add_account
 
     try:
         parsed_role = parse_role(role)
-        created = _run(lambda engine: Accounts(engine).add(
-            username, password, parsed_role, fhir_user=fhir_user,
+        created = _run(lambda engine: add_account(
+            Store(engine), username, password, parsed_role, name=name, fhir_user=fhir_user,
             organizations=tuple(organization or ()), verified=verified))
     except (AccountError, ValueError) as error:
         console.print(f"[red]Not created:[/red] {error}")
         raise typer.Exit(1) from None
-    console.print(f"Created {created.role.value} account [bold]{created.username}[/bold].")
+    where = f" at {', '.join(organization)}" if organization else ""
+    console.print(f"Created {created.role.value} account [bold]{created.username}[/bold] "
+                  f"({created.fhir_user or 'not linked to a FHIR resource'}){where}.")
 
 
 @user_app.command("list")
 def user_list() -> None:
     """List the accounts."""
-    from mor.auth.accounts import Accounts
+    from mor.auth.accounts import Account, Accounts
+    from mor.auth.workplaces import with_workplaces
+    from mor.fhir.store import Store
 
-    accounts = _run(lambda engine: Accounts(engine).all())
+    async def with_centres(engine: AsyncEngine) -> list[Account]:
+        store = Store(engine)
+        return [await with_workplaces(store, found) for found in await Accounts(engine).all()]
+
+    accounts = _run(with_centres)
     table = Table(title="Accounts")
     for column in ("username", "role", "FHIR resource", "health centres", "state"):
         table.add_column(column)

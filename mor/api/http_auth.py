@@ -21,6 +21,7 @@ from mor.auth.roles import CLINICAL_ROLES, Role
 from mor.auth.scopes import Scopes
 from mor.auth.smart_server import SmartServer
 from mor.auth.tokens import Tokens
+from mor.auth.workplaces import with_workplaces
 from mor.fhir.errors import Unauthorized
 from mor.fhir.permissions import Caller
 from mor.fhir.store import Store
@@ -55,6 +56,7 @@ class BearerAuthentication:
                 proxies = await proxies_of(self.store, account.username)
             elif account.role in CLINICAL_ROLES:
                 emergency = await self.break_glass.active(account.id)
+                account = await with_workplaces(self.store, account)
         return Principal(client_id=grant.client_id, account=account,
                          scopes=Scopes.parse(grant.scope), patient=grant.patient,
                          address=request.client.host if request.client else None,

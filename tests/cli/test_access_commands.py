@@ -41,11 +41,16 @@ def test_the_first_city_admin_is_created_listed_and_disabled(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     assert "correct horse" not in result.output
     assert _sign_in(tmp_path, "somchai", "correct horse battery") == "city-admin"
+    centre = tmp_path / "centre.json"
+    centre.write_text(json.dumps({"resourceType": "Organization", "id": "hc-dusit",
+                                  "name": "Dusit health centre"}))
+    assert runner.invoke(app, ["import", str(centre)], env=env).exit_code == 0
     result = runner.invoke(app, ["user", "add", "dr.malee", "--role", "doctor",
-                                 "--fhir-user", "Practitioner/malee",
+                                 "--name", "Malee Srisuk",
                                  "--organization", "hc-dusit", "--password", "a long secret!"],
                            env=env)
     assert result.exit_code == 0, result.output
+    assert "Practitioner/" in result.output and "hc-dusit" in result.output
     listed = runner.invoke(app, ["user", "list"], env=env)
     assert "somchai" in listed.output and "dr.malee" in listed.output
     assert "hc-dusit" in listed.output
@@ -59,6 +64,8 @@ def test_bad_accounts_are_refused_with_the_reason(tmp_path: Path) -> None:
         (["--role", "surgeon"], "not a role"),
         (["--role", "doctor", "--fhir-user", "Patient/x"], "linked to a Practitioner"),
         (["--role", "nurse", "--password", "short"], "at least 10 characters"),
+        (["--role", "nurse", "--organization", "hc-nowhere"],
+         "no health centre Organization/hc-nowhere"),
     ]
     for options, reason in cases:
         arguments = ["user", "add", "someone", *options]
