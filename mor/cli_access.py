@@ -147,9 +147,16 @@ def client_add(
     generate_key: Annotated[Path | None, typer.Option(
         help="A backend service whose key mor makes: the private key and the client_id go "
              "to this file (readable by you alone), for 'mor client token'.")] = None,
+    partner_city: Annotated[str | None, typer.Option(
+        help="A partner city's instance: the id of that city's Organization in this "
+             "city's directory. It reads only the records of patients who consented to "
+             "share with that city, and writes nothing.")] = None,
 ) -> None:
     """Register a SMART app or backend service and print what it needs to get tokens."""
-    from mor.auth.clients import ClientError, Clients
+    from mor.auth.clients import ClientError, Clients, Registered
+    from mor.fhir.errors import Gone, NotFound
+    from mor.fhir.store import Store
+    from mor.fhir.visibility import EVERYTHING
 
     key_set: dict[str, Any] | None = None
     private_key: dict[str, Any] | None = None
@@ -168,10 +175,20 @@ def client_add(
         except (OSError, ValueError) as error:
             console.print(f"[red]Cannot read the JWK set {jwks}:[/red] {error}")
             raise typer.Exit(1) from None
-    try:
-        registered = _run(lambda engine: Clients(engine).add(
+    async def register(engine: AsyncEngine) -> Registered:
+        if partner_city is not None:
+            try:
+                async with Store(engine).reading(EVERYTHING) as tx:
+                    await tx.read("Organization", partner_city)
+            except (NotFound, Gone):
+                raise ClientError(f"There is no Organization/{partner_city} for the partner "
+                                  "city; add it to the directory first") from None
+        return await Clients(engine).add(
             name, scope=scope, redirect_uris=tuple(redirect_uri or ()), jwks=key_set,
-            confidential=confidential))
+            confidential=confidential, partner_organization=partner_city)
+
+    try:
+        registered = _run(register)
     except ClientError as error:
         console.print(f"[red]Not registered:[/red] {error}")
         raise typer.Exit(1) from None
@@ -209,7 +226,9 @@ def client_list() -> None:
     for column in ("name", "client_id", "authentication", "scopes", "state"):
         table.add_column(column)
     for client in clients:
-        table.add_row(client.name, client.client_id, client.auth_method, client.scope,
+        partner = client.partner_organization
+        name = client.name + (f"\npartner city: {partner}" if partner else "")
+        table.add_row(name, client.client_id, client.auth_method, client.scope,
                       "disabled" if client.disabled else "active")
     console.print(table)
 

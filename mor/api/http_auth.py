@@ -60,7 +60,8 @@ class BearerAuthentication:
         return Principal(client_id=grant.client_id, account=account,
                          scopes=Scopes.parse(grant.scope), patient=grant.patient,
                          address=request.client.host if request.client else None,
-                         proxies=proxies, emergency=emergency)
+                         proxies=proxies, emergency=emergency,
+                         partner=grant.partner_organization)
 
 
 class SmartEndpoints:

@@ -37,6 +37,8 @@ class Client:
     jwks: dict[str, Any] | None
     secret_hash: str | None
     disabled: bool
+    # A partner city's instance, by the id of its Organization in this city's directory.
+    partner_organization: str | None = None
 
     @property
     def is_backend(self) -> bool:
@@ -55,11 +57,17 @@ class Clients:
         self.engine = engine
 
     async def add(self, name: str, *, scope: str, redirect_uris: tuple[str, ...] = (),
-                  jwks: dict[str, Any] | None = None, confidential: bool = False) -> Registered:
+                  jwks: dict[str, Any] | None = None, confidential: bool = False,
+                  partner_organization: str | None = None) -> Registered:
         """Register an app. With a JWK set it is a backend service (client credentials,
         private_key_jwt); with redirect URIs an app for people (authorization code with
-        PKCE), public unless ``confidential``, which gives it a secret."""
+        PKCE), public unless ``confidential``, which gives it a secret. A backend service
+        with ``partner_organization`` is a partner city's instance, which reads only what
+        patients share with that city."""
         parsed = Scopes.parse(scope)
+        if partner_organization is not None and jwks is None:
+            raise ClientError("A partner city's instance is a backend service: give its "
+                              "JWK set")
         if not parsed.resource_scopes:
             raise ClientError(f"{scope!r} names no resource scope; give e.g. 'system/*.rs' "
                               "or 'patient/*.rs user/*.cruds'")
@@ -91,7 +99,7 @@ class Clients:
             "redirect_uris": orjson.dumps(list(redirect_uris)).decode(),
             "scope": str(parsed), "jwks": orjson.dumps(jwks).decode() if jwks else None,
             "secret_hash": hash_secret(secret) if secret else None, "disabled": False,
-            "created": now_micros(),
+            "created": now_micros(), "partner_organization": partner_organization,
         }
         async with self.engine.begin() as conn:
             await conn.execute(oauth_client.insert().values(**values))
@@ -133,7 +141,7 @@ def _check_jwks(jwks: dict[str, Any]) -> None:
 _COLUMNS: Final = (oauth_client.c.client_id, oauth_client.c.name, oauth_client.c.auth_method,
                    oauth_client.c.grant_types, oauth_client.c.redirect_uris,
                    oauth_client.c.scope, oauth_client.c.jwks, oauth_client.c.secret_hash,
-                   oauth_client.c.disabled)
+                   oauth_client.c.disabled, oauth_client.c.partner_organization)
 
 
 def _client(row: tuple[Any, ...]) -> Client:
@@ -141,4 +149,4 @@ def _client(row: tuple[Any, ...]) -> Client:
                   grant_types=tuple(orjson.loads(row[3])),
                   redirect_uris=tuple(orjson.loads(row[4])), scope=row[5],
                   jwks=orjson.loads(row[6]) if row[6] else None, secret_hash=row[7],
-                  disabled=bool(row[8]))
+                  disabled=bool(row[8]), partner_organization=row[9])

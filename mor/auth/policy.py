@@ -14,6 +14,7 @@ allowed at all: by the token's scopes, by the role, and by rules no one may brea
 | health-centre admin | none | all | the directory |
 | city admin | none | the directory | the directory |
 | backend service (``system/`` scopes) | all its scopes name | all | as its scopes allow |
+| partner city's instance (a backend service) | those who consented to share with that city | the directory | none |
 """  # noqa: E501
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class Principal:
     proxies: Mapping[str, str] = field(default_factory=dict)
     # Patients a clinician reaches by breaking the glass, with the reason given.
     emergency: Mapping[str, str] = field(default_factory=dict)
+    # A partner city's instance: the id of that city's Organization in the directory.
+    partner: str | None = None
     visibility: Visibility = field(init=False)
 
     def __post_init__(self) -> None:
@@ -75,6 +78,9 @@ class Principal:
                             f"on {what}; ask for a scope that does")
         if interaction is Interaction.EXPORT and not self.visibility.unrestricted:
             raise Forbidden("Bulk export is for backend services with system/ scopes")
+        if self.partner is not None and interaction in _WRITES:
+            raise Forbidden("A partner city reads the records patients share with it and "
+                            "writes nothing here; records cross between cities as documents")
         if self.account is None or interaction not in _WRITES:
             return
         role = self.account.role
@@ -110,6 +116,9 @@ class Principal:
     def _visibility(self) -> Visibility:
         types = None if self.scopes is None else self.scopes.readable_types()
         account = self.account
+        if account is None and self.partner is not None:
+            return Visibility(grantees=frozenset({("Organization", self.partner)}),
+                              unowned=Unowned.DIRECTORY, types=types)
         if account is None:
             return Visibility(unrestricted=True, unowned=Unowned.ALL, types=types)
         own = account.fhir_user_id

@@ -37,6 +37,8 @@ class Grant:
     grant_id: str
     # The account it was issued to, read with the token (None for a backend service).
     account: Account | None = None
+    # The partner city the client stands for, if it is a partner city's instance.
+    partner_organization: str | None = None
 
 
 def token_hash(token: str) -> str:
@@ -78,8 +80,8 @@ class Tokens:
                                               "now": now_micros()})).first()
         if row is None:
             return None
-        person = account_from_row(row[6:]) if row[1] is not None else None
-        return Grant(*row[:6], account=person)
+        person = account_from_row(row[7:]) if row[1] is not None else None
+        return Grant(*row[:6], account=person, partner_organization=row[6])
 
     async def revoke(self, token: str) -> None:
         """Revoke the token and every token of the same grant (RFC 7009 says a refresh
@@ -96,7 +98,7 @@ class Tokens:
 _FIND: Final = (
     select(oauth_token.c.client_id, oauth_token.c.account_id, oauth_token.c.scope,
            oauth_token.c.patient, oauth_token.c.expires, oauth_token.c.grant_id,
-           *ACCOUNT_COLUMNS)
+           oauth_client.c.partner_organization, *ACCOUNT_COLUMNS)
     .join(oauth_client, oauth_client.c.client_id == oauth_token.c.client_id)
     .outerjoin(account, account.c.id == oauth_token.c.account_id)
     .where(oauth_token.c.token_hash == bindparam("token_hash"),

@@ -226,6 +226,8 @@ oauth_client = Table(
     Column("secret_hash", Text, nullable=True),  # Argon2id of a confidential app's secret
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created", BigInteger, nullable=False),
+    # A partner city's instance: the id of its Organization here (migration 0010).
+    Column("partner_organization", String(64), nullable=True),
 )
 
 oauth_token = Table(

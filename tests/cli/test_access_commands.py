@@ -112,6 +112,23 @@ def test_an_app_for_people_gets_its_secret_shown_once(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "https" in result.output
 
 
+def test_a_partner_city_instance_is_registered_for_a_known_city(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    key_file = tmp_path / "vientiane.key.json"
+    arguments = ["client", "add", "Vientiane", "--scope", "system/*.rs",
+                 "--partner-city", "vientiane", "--generate-key", str(key_file)]
+    result = runner.invoke(app, arguments, env=env)
+    assert result.exit_code == 1 and "no Organization/vientiane" in result.output
+    city = tmp_path / "city.json"
+    city.write_text(json.dumps({"resourceType": "Organization", "id": "vientiane",
+                                "name": "Vientiane Capital"}))
+    assert runner.invoke(app, ["import", str(city)], env=env).exit_code == 0
+    result = runner.invoke(app, arguments, env=env)
+    assert result.exit_code == 0, result.output
+    listed = runner.invoke(app, ["client", "list"], env=env, terminal_width=200)
+    assert "vientiane" in listed.output
+
+
 def test_a_generated_key_gets_a_token_from_the_running_server(
     tmp_path: Path, live_server: str, settings: Settings,
 ) -> None:
