@@ -14,14 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from mor.auth.break_glass import BreakGlass
+from mor.auth.callers import person_caller
 from mor.auth.policy import ANONYMOUS, Principal
-from mor.auth.proxies import proxies_of
-from mor.auth.roles import CLINICAL_ROLES, Role
 from mor.auth.scopes import Scopes
 from mor.auth.smart_server import SmartServer
 from mor.auth.tokens import Tokens
-from mor.auth.workplaces import with_workplaces
 from mor.fhir.errors import Unauthorized
 from mor.fhir.permissions import Caller
 from mor.fhir.store import Store
@@ -30,7 +27,6 @@ from mor.fhir.store import Store
 class BearerAuthentication:
     def __init__(self, engine: AsyncEngine, store: Store) -> None:
         self.tokens = Tokens(engine)
-        self.break_glass = BreakGlass(engine)
         self.store = store
 
     async def __call__(self, request: Request) -> Caller:
@@ -44,24 +40,18 @@ class BearerAuthentication:
         if grant is None:
             raise Unauthorized("The access token is not valid: it expired, was revoked, or "
                                "was never issued here; get a new one")
-        account = None
-        proxies: dict[str, str] = {}
-        emergency: dict[str, str] = {}
-        if grant.account_id is not None:
-            # Read with the token: a disabled account's tokens are not found at all.
-            account = grant.account
-            if account is None or account.disabled:
-                raise Unauthorized("The account this token was issued to is disabled")
-            if account.role is Role.PATIENT and account.verified:
-                proxies = await proxies_of(self.store, account.username)
-            elif account.role in CLINICAL_ROLES:
-                emergency = await self.break_glass.active(account.id)
-                account = await with_workplaces(self.store, account)
-        return Principal(client_id=grant.client_id, account=account,
-                         scopes=Scopes.parse(grant.scope), patient=grant.patient,
-                         address=request.client.host if request.client else None,
-                         proxies=proxies, emergency=emergency,
-                         partner=grant.partner_organization)
+        address = request.client.host if request.client else None
+        if grant.account_id is None:
+            return Principal(client_id=grant.client_id, account=None,
+                             scopes=Scopes.parse(grant.scope), patient=grant.patient,
+                             address=address, partner=grant.partner_organization)
+        # Read with the token: a disabled account's tokens are not found at all.
+        account = grant.account
+        if account is None or account.disabled:
+            raise Unauthorized("The account this token was issued to is disabled")
+        return await person_caller(self.store, account, client_id=grant.client_id,
+                                   scopes=Scopes.parse(grant.scope), patient=grant.patient,
+                                   address=address)
 
 
 class SmartEndpoints:

@@ -15,11 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from mor.fhir.interactions import dispatch
 from mor.fhir.permissions import Caller
-from mor.fhir.requests import FhirRequest
 from mor.fhir.store import Store
 from mor.fhir.timestamps import instant_from_micros, now_micros
+from mor.services.fhir_calls import read, search, write
 
 _SCOPE: Final = "http://terminology.hl7.org/CodeSystem/consentscope"
 _CATEGORY: Final = {"coding": [{"system": "http://loinc.org", "code": "59284-0",
@@ -34,7 +33,7 @@ class Sharing:
 
 
 async def sharing_of(store: Store, caller: Caller, patient: str) -> list[Sharing]:
-    bundle = await _search(store, caller, "Consent", [
+    bundle = await search(store, caller, "Consent", [
         ("patient", f"Patient/{patient}"), ("status", "active"),
         ("scope", f"{_SCOPE}|patient-privacy")])
     found: list[Sharing] = []
@@ -53,17 +52,17 @@ async def share(store: Store, caller: Caller, patient: str, actor: str, name: st
                                        "v3-ParticipationType", "code": "IRCP",
                              "display": "information recipient"}]},
         "reference": {"reference": actor, "display": name}}]
-    await _write(store, caller, "POST", "Consent", consent)
+    await write(store, caller, "POST", "Consent", consent)
 
 
 async def withdraw(store: Store, caller: Caller, consent_id: str) -> None:
-    current = await _read(store, caller, f"Consent/{consent_id}")
+    current = await read(store, caller, f"Consent/{consent_id}")
     current["status"] = "inactive"
-    await _write(store, caller, "PUT", f"Consent/{consent_id}", current)
+    await write(store, caller, "PUT", f"Consent/{consent_id}", current)
 
 
 async def research_choice(store: Store, caller: Caller, patient: str) -> bool | None:
-    found = await _search(store, caller, "Consent", [
+    found = await search(store, caller, "Consent", [
         ("patient", f"Patient/{patient}"), ("status", "active"),
         ("scope", f"{_SCOPE}|research")])
     if not found:
@@ -72,21 +71,21 @@ async def research_choice(store: Store, caller: Caller, patient: str) -> bool | 
 
 
 async def choose_research(store: Store, caller: Caller, patient: str, allow: bool) -> None:
-    found = await _search(store, caller, "Consent", [
+    found = await search(store, caller, "Consent", [
         ("patient", f"Patient/{patient}"), ("status", "active"),
         ("scope", f"{_SCOPE}|research")])
     consent = _consent(patient, "research", "permit" if allow else "deny")
     if found:
         consent["id"] = found[0]["id"]
-        await _write(store, caller, "PUT", f"Consent/{found[0]['id']}", consent)
+        await write(store, caller, "PUT", f"Consent/{found[0]['id']}", consent)
     else:
-        await _write(store, caller, "POST", "Consent", consent)
+        await write(store, caller, "POST", "Consent", consent)
 
 
 async def directory(store: Store, caller: Caller) -> list[dict[str, Any]]:
     """The health centres and doctors a patient can share with."""
-    return [*await _search(store, caller, "Organization", [("_count", "200")]),
-            *await _search(store, caller, "Practitioner", [("_count", "200")])]
+    return [*await search(store, caller, "Organization", [("_count", "200")]),
+            *await search(store, caller, "Practitioner", [("_count", "200")])]
 
 
 def _consent(patient: str, scope: str, kind: str) -> dict[str, Any]:
@@ -98,24 +97,3 @@ def _consent(patient: str, scope: str, kind: str) -> dict[str, Any]:
                                                  "v3-ActCode",
                                        "code": "OPTIN" if kind == "permit" else "OPTOUT"}]},
             "provision": {"type": kind}}
-
-
-async def _search(store: Store, caller: Caller, resource_type: str,
-                  params: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    response = await dispatch(store, FhirRequest(method="GET", path=resource_type,
-                                                 caller=caller, params=params))
-    body = response.body or {}
-    return [e["resource"] for e in body.get("entry", [])
-            if e["resource"]["resourceType"] == resource_type]
-
-
-async def _read(store: Store, caller: Caller, path: str) -> dict[str, Any]:
-    response = await dispatch(store, FhirRequest(method="GET", path=path, caller=caller))
-    assert response.stored is not None
-    return response.stored.resource()
-
-
-async def _write(store: Store, caller: Caller, method: str, path: str,
-                 resource: dict[str, Any]) -> None:
-    await dispatch(store, FhirRequest(method=method, path=path, caller=caller, body=resource,
-                                      prefer_return="minimal"))

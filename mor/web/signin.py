@@ -16,12 +16,16 @@ from starlette.responses import RedirectResponse, Response
 
 from mor.auth import audit
 from mor.auth.accounts import Account, Accounts, SignInRefused
-from mor.auth.roles import STAFF_ROLES, Role
+from mor.auth.callers import person_caller
+from mor.auth.clients import Client
+from mor.auth.policy import Principal
+from mor.auth.roles import CLINICAL_ROLES, STAFF_ROLES, Role
 from mor.auth.scopes import Scopes
 from mor.auth.sessions import Session, Sessions
 from mor.auth.smart_server import SmartServer, User
 from mor.auth.totp import TotpSecrets, code_is_right, new_secret, provisioning_uri, qr_code_svg
 from mor.fhir.store import Store
+from mor.services.launch_context import find_patients, may_pick
 from mor.web.form_tokens import form_token, form_token_matches, keep_form_token
 from mor.web.i18n import LANGUAGES, N_
 from mor.web.rendering import gettext, render
@@ -168,11 +172,7 @@ class SignIn:
             grant = await self.smart.check_authorization(request, self._base(request))
         except OAuth2Error as error:
             return _app_refused(request, session, error)
-        client = grant.client.client
-        return render(request, "authorize.html", app_name=client.name,
-                      username=account.username, csrf_token=session.csrf_token,
-                      scopes=(request.query_params.get("scope") or client.scope).split(),
-                      lang_url=lang_url(request))
+        return await self._authorize_form(request, session, account, grant.client.client)
 
     async def authorize(self, request: Request) -> Response:
         session, account = await self.signed_in(request)
@@ -182,11 +182,43 @@ class SignIn:
             return RedirectResponse("/auth/login", 303)
         user = None
         if form.get("decision") == "allow":
-            user = User(account.id, _launch_patient(account, request))
+            patient = _launch_patient(account, request)
+            if _picks_patient(account, request):
+                patient = _text(form.get("patient")) or ""
+                if not await may_pick(self.store, await self._caller(request, account),
+                                      patient):
+                    try:
+                        grant = await self.smart.check_authorization(request,
+                                                                     self._base(request))
+                    except OAuth2Error as oauth_error:
+                        return _app_refused(request, session, oauth_error)
+                    return await self._authorize_form(
+                        request, session, account, grant.client.client, status=400,
+                        error=gettext(request, "Choose the patient the app is for, from "
+                                               "the patients you may see."))
+            user = User(account.id, patient)
         try:
             return await self.smart.authorization_response(request, self._base(request), user)
         except OAuth2Error as error:
             return _app_refused(request, session, error)
+
+    async def _authorize_form(self, request: Request, session: Session, account: Account,
+                              client: Client, *, status: int = 200,
+                              error: str | None = None) -> Response:
+        picking = _picks_patient(account, request)
+        find = request.query_params.get("find", "")
+        patients = (await find_patients(self.store, await self._caller(request, account), find)
+                    if picking else [])
+        oauth_params = [(k, v) for k, v in request.query_params.multi_items()
+                        if k not in ("find", "lang")]
+        return render(request, "authorize.html", status, app_name=client.name,
+                      username=account.username, csrf_token=session.csrf_token,
+                      scopes=(request.query_params.get("scope") or client.scope).split(),
+                      picking=picking, patients=patients, find=find,
+                      oauth_params=oauth_params, error=error, lang_url=lang_url(request))
+
+    async def _caller(self, request: Request, account: Account) -> Principal:
+        return await person_caller(self.store, account, address=_address(request))
 
     async def signed_in(self, request: Request) -> tuple[Session | None, Account | None]:
         """The session and account of a fully signed-in person, or (None, None)."""
@@ -231,6 +263,12 @@ def _app_refused(request: Request, session: Session, error: OAuth2Error) -> Resp
                   heading=gettext(request, "This app's request cannot be accepted"),
                   text=f"{error.error}: {error.description or ''}", signed_in=True,
                   csrf_token=session.csrf_token, lang_url=lang_url(request))
+
+
+def _picks_patient(account: Account, request: Request) -> bool:
+    """A clinician launching an app standalone with launch/patient picks the patient."""
+    scopes = Scopes.parse(request.query_params.get("scope", ""))
+    return "launch/patient" in scopes.other and account.role in CLINICAL_ROLES
 
 
 def _launch_patient(account: Account, request: Request) -> str | None:
