@@ -13,6 +13,7 @@
 | MOR_SMTP_USER, MOR_SMTP_PASSWORD | its login, if it needs one | (none) |
 | MOR_SMTP_STARTTLS | 1 to switch to TLS before logging in | 0 |
 | MOR_OUTBOX_DIR | where messages go when no mail server or SMS gateway is set | ./mor-data/outbox |
+| MOR_SECRET_KEY_FILE | key sealing staff TOTP secrets (made if missing) | ./mor-data/secret.key |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     smtp_starttls: bool = False
     outbox_dir: Path = Path("mor-data/outbox")
+    secret_key_file: Path = Path("mor-data/secret.key")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -62,6 +64,7 @@ class Settings:
             smtp_password=env.get("MOR_SMTP_PASSWORD") or None,
             smtp_starttls=env.get("MOR_SMTP_STARTTLS") == "1",
             outbox_dir=Path(env.get("MOR_OUTBOX_DIR") or "mor-data/outbox"),
+            secret_key_file=Path(env.get("MOR_SECRET_KEY_FILE") or "mor-data/secret.key"),
         )
 
     @property
