@@ -121,6 +121,16 @@ def user_verify(username: Annotated[str, typer.Argument()]) -> None:
     console.print(f"Verified {account.username} ({account.fhir_user}).")
 
 
+@user_app.command("reset-second-factor")
+def user_reset_second_factor(username: Annotated[str, typer.Argument()]) -> None:
+    """Forget a staff member's authenticator app (a lost phone): they enrol a new one at
+    their next sign-in. Check who is asking before you do this."""
+    from mor.auth.accounts import AccountError, Accounts
+
+    _run_or_exit(lambda engine: Accounts(engine).reset_second_factor(username), AccountError)
+    console.print(f"{username} enrols a new authenticator app at the next sign-in.")
+
+
 @user_app.command("disable")
 def user_disable(username: Annotated[str, typer.Argument()]) -> None:
     """Disable an account: it can no longer sign in, and its tokens stop working at once."""

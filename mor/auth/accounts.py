@@ -106,10 +106,26 @@ class Accounts:
             rows = (await conn.execute(select(*ACCOUNT_COLUMNS).order_by(account.c.username))).all()
         return [account_from_row(row) for row in rows]
 
+    async def awaiting_verification(self, limit: int) -> list[Account]:
+        """Patient accounts whose identity no one has checked yet, newest first: the
+        person at a health centre's desk has most likely registered lately."""
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(*ACCOUNT_COLUMNS)
+                .where(account.c.role == Role.PATIENT.value, account.c.verified.is_(False),
+                       account.c.disabled.is_(False))
+                .order_by(account.c.created.desc(), account.c.id).limit(limit))).all()
+        return [account_from_row(row) for row in rows]
+
     async def set_verified(self, username: str) -> Account:
         """A patient's identity was checked (in person, or by staff checking the ID): from
         now on the account sees the patient's record."""
         return await self._change(username, verified=True)
+
+    async def reset_second_factor(self, username: str) -> Account:
+        """Forget the account's authenticator (a lost phone, or a lost key file): the
+        person enrols a new one at their next sign-in, after their password."""
+        return await self._change(username, totp_secret=None)
 
     async def set_disabled(self, username: str, disabled: bool) -> Account:
         return await self._change(username, disabled=disabled)

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import httpx
 from joserfc.jwk import RSAKey
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from mor.auth.accounts import Accounts
 from mor.cli import app
 from mor.config import Settings
 from mor.db.engine import create_engine
+from mor.db.schema import account
 
 runner = CliRunner()
 
@@ -29,6 +31,21 @@ def _sign_in(tmp_path: Path, username: str, password: str) -> str:
         engine = create_engine(Settings(database_url=_env(tmp_path)["MOR_DATABASE_URL"]))
         try:
             return (await Accounts(engine).sign_in(username, password)).role.value
+        finally:
+            await engine.dispose()
+    return asyncio.run(run())
+
+
+def _has_second_factor(tmp_path: Path, username: str, enrol: bool = False) -> bool:
+    async def run() -> bool:
+        engine = create_engine(Settings(database_url=_env(tmp_path)["MOR_DATABASE_URL"]))
+        try:
+            if enrol:
+                async with engine.begin() as conn:
+                    await conn.execute(update(account).where(account.c.username == username)
+                                       .values(totp_secret="v1:sealed"))
+            found = await Accounts(engine).find(username)
+            return found is not None and found.has_totp
         finally:
             await engine.dispose()
     return asyncio.run(run())
@@ -54,6 +71,11 @@ def test_the_first_city_admin_is_created_listed_and_disabled(tmp_path: Path) -> 
     listed = runner.invoke(app, ["user", "list"], env=env)
     assert "somchai" in listed.output and "dr.malee" in listed.output
     assert "hc-dusit" in listed.output
+    assert _has_second_factor(tmp_path, "dr.malee", enrol=True)
+    reset = runner.invoke(app, ["user", "reset-second-factor", "dr.malee"], env=env)
+    assert reset.exit_code == 0 and "new authenticator" in reset.output
+    assert not _has_second_factor(tmp_path, "dr.malee")
+    assert runner.invoke(app, ["user", "reset-second-factor", "nobody"], env=env).exit_code == 1
     assert runner.invoke(app, ["user", "disable", "dr.malee"], env=env).exit_code == 0
     assert "disabled" in runner.invoke(app, ["user", "list"], env=env).output
 
