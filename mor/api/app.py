@@ -22,6 +22,7 @@ from mor.api.rate_limits import RateLimits
 from mor.api.security_headers import SecurityHeaders
 from mor.auth.accounts import Accounts
 from mor.auth.break_glass import BreakGlass
+from mor.auth.expired_records import purge_forever
 from mor.auth.sessions import Sessions
 from mor.auth.smart_server import SmartServer
 from mor.auth.totp import TotpSecrets
@@ -29,8 +30,10 @@ from mor.config import Settings
 from mor.db.engine import create_engine
 from mor.fhir.store import Store
 from mor.services.bulk_export import BulkExport
+from mor.services.identity_checks import IdentityChecks
 from mor.services.messaging import senders
 from mor.services.registration import Registrations
+from mor.web.identity_checks import IdentityCheckPages
 from mor.web.registering import Registering
 from mor.web.sharing import SharingPages
 from mor.web.signin import SignIn
@@ -53,19 +56,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
     smart = SmartEndpoints(smart_server, settings.base_url)
     email, sms = senders(settings)
     registering = Registering(Registrations(store, Accounts(engine), email, sms))
-    sign_in = SignIn(store, Accounts(engine), Sessions(engine), TotpSecrets(engine), smart_server,
+    sign_in = SignIn(store, Accounts(engine), Sessions(engine),
+                     TotpSecrets(engine, settings.secret_key_file), smart_server,
                      settings.base_url)
     sharing = SharingPages(store, sign_in)
+    identity_checks = IdentityCheckPages(IdentityChecks(store, Accounts(engine)), sign_in)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        worker = asyncio.create_task(export.run_forever(), name="bulk-export")
+        workers = [asyncio.create_task(export.run_forever(), name="bulk-export"),
+                   asyncio.create_task(purge_forever(engine), name="purge-expired")]
         try:
             yield
         finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            for worker in workers:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             await engine.dispose()
 
     async def home(request: Request) -> Response:
@@ -87,6 +94,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/register/confirm", registering.confirm, methods=["POST"]),
             Route("/account/sharing", sharing.page, methods=["GET"]),
             Route("/account/sharing", sharing.change, methods=["POST"]),
+            Route("/staff/identity-checks", identity_checks.page, methods=["GET"]),
+            Route("/staff/identity-checks", identity_checks.verify, methods=["POST"]),
             Route("/auth/login", sign_in.login_page, methods=["GET"]),
             Route("/auth/login", sign_in.login, methods=["POST"]),
             Route("/auth/totp", sign_in.totp_page, methods=["GET"]),

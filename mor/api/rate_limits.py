@@ -3,7 +3,8 @@ one, each network address), refilled at ``per_minute / 60`` a second and holding
 ten seconds' worth, so short bursts pass and a flood gets ``429 Too Many Requests``.
 
 Sign-in forms have their own, tighter bucket per address: the account lockout stops
-guessing one account's password, this slows guessing many.
+guessing one account's password, this slows guessing many. Staff forms share it: the
+identity check would otherwise let a stolen staff session try document numbers fast.
 
 Buckets live in each server process; with several workers behind a proxy, the proxy's
 own limits are the ones that hold across them.
@@ -58,7 +59,8 @@ class RateLimits:
             return
         path: str = scope["path"]
         address = (scope.get("client") or ("unknown", 0))[0]
-        if path.startswith(("/auth/login", "/auth/totp")) and scope["method"] == "POST":
+        if path.startswith(("/auth/login", "/auth/totp", "/staff/")) and (
+                scope["method"] == "POST"):
             wait = self.sign_in.take(address)
         else:
             wait = self.api.take(_client_key(scope, address))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 from typing import Any, Final
 
+from mor.auth.proxies import ACCOUNT_SYSTEM
 from mor.fhir.permissions import Access
 from mor.fhir.timestamps import instant_from_micros, now_micros
 
@@ -62,10 +63,7 @@ def audit_event(access: Access, *, agents: list[dict[str, Any]]) -> dict[str, An
         "recorded": instant_from_micros(now_micros()),
         "outcome": outcome,
         "agent": agents,
-        "source": {"observer": {"display": "mor"},
-                   "type": [{"system": "http://terminology.hl7.org/CodeSystem/"
-                                       "security-source-type",
-                             "code": "4", "display": "Application Server"}]},
+        "source": _source(),
     }
     if access.failure:
         event["outcomeDesc"] = access.failure
@@ -147,11 +145,66 @@ def sign_in_event(event: tuple[str, str], *, success: bool, agent: dict[str, Any
         "recorded": instant_from_micros(now_micros()),
         "outcome": "0" if success else "4",
         "agent": [agent],
-        "source": {"observer": {"display": "mor"},
-                   "type": [{"system": "http://terminology.hl7.org/CodeSystem/"
-                                       "security-source-type",
-                             "code": "4", "display": "Application Server"}]},
+        "source": _source(),
     }
     if reason:
         audit["outcomeDesc"] = reason
     return audit
+
+
+# A patient account's reach changed because staff checked the person's identity document.
+SECURITY_ALERT: Final = ("110113", "Security Alert")
+IDENTITY_CHECK: Final = ("110137", "User Security Attributes Changed")
+PATIENT_RECORD: Final = ("110110", "Patient Record")
+
+
+def identity_check_event(*, agent: dict[str, Any], patient: str, username: str,
+                         document: str | None, success: bool) -> dict[str, Any]:
+    """A member of staff checked the identity document of the person of a patient account
+    (``username``); on success the account was verified. In the patient's compartment, so
+    the patient sees who checked them. ``document`` is the kind checked, never its number."""
+    event = _event(SECURITY_ALERT, IDENTITY_CHECK, "U", success=success, agents=[agent])
+    account_entity: dict[str, Any] = {
+        "what": {"identifier": {"system": ACCOUNT_SYSTEM, "value": username}},
+        "role": {"system": _OBJECT_ROLE, "code": "11", "display": "Security User Entity"}}
+    if document is not None:
+        account_entity["detail"] = [{"type": "identity-document", "valueString": document}]
+    event["entity"] = [_patient_entity(patient), account_entity]
+    if not success:
+        event["outcomeDesc"] = "the number typed is not that of the document registered"
+    return event
+
+
+def patients_shown_event(*, agent: dict[str, Any], patients: list[str]) -> dict[str, Any]:
+    """Patients' details shown on one of mor's pages outside the FHIR API (which records
+    its own reads), so each patient still finds who saw them."""
+    event = _event(PATIENT_RECORD, None, "R", success=True, agents=[agent])
+    event["entity"] = [_patient_entity(patient) for patient in patients]
+    return event
+
+
+def _patient_entity(patient: str) -> dict[str, Any]:
+    return {"what": {"reference": f"Patient/{patient}"},
+            "role": {"system": _OBJECT_ROLE, "code": "1", "display": "Patient"}}
+
+
+def _event(event_type: tuple[str, str], subtype: tuple[str, str] | None, action: str, *,
+           success: bool, agents: list[dict[str, Any]]) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "type": {"system": _DICOM, "code": event_type[0], "display": event_type[1]},
+        "action": action,
+        "recorded": instant_from_micros(now_micros()),
+        "outcome": "0" if success else "4",
+        "agent": agents,
+        "source": _source(),
+    }
+    if subtype is not None:
+        event["subtype"] = [{"system": _DICOM, "code": subtype[0], "display": subtype[1]}]
+    return event
+
+
+def _source() -> dict[str, Any]:
+    return {"observer": {"display": "mor"},
+            "type": [{"system": "http://terminology.hl7.org/CodeSystem/security-source-type",
+                      "code": "4", "display": "Application Server"}]}

@@ -19,6 +19,7 @@ from typing import Any, Final
 from mor.messages import N_
 
 V2_0203: Final = "http://terminology.hl7.org/CodeSystem/v2-0203"
+_PASSPORT_SYSTEM: Final = "http://hl7.org/fhir/sid/passport-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +76,22 @@ def identifier(kind: str, number: str, country: str | None = None) -> dict[str, 
                                      "three-letter code (THA, LAO, MMR ...)"))
         if not _PASSPORT.fullmatch(value):
             raise IdentifierError(N_("A passport number has 6 to 12 letters and digits"))
-        system = f"http://hl7.org/fhir/sid/passport-{country.upper()}"
+        system = _PASSPORT_SYSTEM + country.upper()
     elif not _WORK_PERMIT.fullmatch(value):
         raise IdentifierError(N_("A work permit number has 4 to 31 letters, digits, - or /"))
     return {"use": "official",
             "type": {"coding": [{"system": V2_0203, "code": document.type_code,
                                  "display": document.type_display}]},
             "system": system, "value": value}
+
+
+def document_of(found: Any) -> tuple[str, str | None] | None:
+    """The kind of identity document an Identifier is (one of :data:`KINDS`), with the
+    issuing country of a passport; None for any other identifier (a hospital number)."""
+    if not isinstance(found, dict) or not isinstance(found.get("value"), str):
+        return None
+    system = found.get("system")
+    if isinstance(system, str) and system.startswith(_PASSPORT_SYSTEM):
+        return "passport", system.removeprefix(_PASSPORT_SYSTEM)
+    kind = next((k.code for k in KINDS.values() if k.system and k.system == system), None)
+    return None if kind is None else (kind, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from mor.auth.accounts import Accounts
+from mor.auth.accounts import Account, Accounts
 from mor.auth.clients import Clients
 from mor.auth.roles import Role
 from mor.auth.tokens import Tokens
@@ -18,7 +18,13 @@ async def person_token(engine: AsyncEngine, username: str, role: Role, fhir_user
                        scope: str = "user/*.cruds", patient: str | None = None) -> str:
     person = await Accounts(engine).add(username, PASSWORD, role, fhir_user=fhir_user,
                                         organizations=organizations, verified=verified)
-    app = await Clients(engine).add(f"app of {username}",
+    return await account_token(engine, person, scope=scope, patient=patient)
+
+
+async def account_token(engine: AsyncEngine, person: Account, *, scope: str = "user/*.cruds",
+                        patient: str | None = None) -> str:
+    """A token for an account that exists already (one made by registering, say)."""
+    app = await Clients(engine).add(f"app of {person.username}",
                                     scope="user/*.cruds patient/*.cruds",
                                     redirect_uris=("https://app.example/callback",))
     answer = await Tokens(engine).issue(client_id=app.client.client_id, account_id=person.id,
