@@ -99,10 +99,14 @@ def proxy_agent(related_person: str, patient: str) -> dict[str, Any]:
             "purposeOfUse": [{"text": f"on behalf of Patient/{patient}"}]}
 
 
-def app_agent(client_id: str, address: str | None, *, requestor: bool) -> dict[str, Any]:
-    agent = _agent("dataprocessor", "data processor",
-                   {"identifier": {"system": _CLIENT_ID_SYSTEM, "value": client_id}},
-                   address if requestor else None)
+def app_agent(client_id: str, address: str | None, *, requestor: bool,
+              organization: str | None = None) -> dict[str, Any]:
+    """The app or service; ``organization``: the partner city it stands for, so the
+    patient reads which city saw their record."""
+    who: dict[str, Any] = {"identifier": {"system": _CLIENT_ID_SYSTEM, "value": client_id}}
+    if organization is not None:
+        who["reference"] = f"Organization/{organization}"
+    agent = _agent("dataprocessor", "data processor", who, address if requestor else None)
     agent["requestor"] = requestor
     return agent
 

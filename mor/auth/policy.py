@@ -72,6 +72,15 @@ class Principal:
             raise Forbidden(f"{resource_type} resources are the record of what happened: "
                             "mor and trusted backend services add them, and no one changes "
                             "them")
+        if interaction is Interaction.IMPORT:
+            # An import writes whatever the files hold, of any type and into anyone's
+            # record: only for a backend service whose scopes create and update everything.
+            if not self.is_backend or self.partner is not None or (
+                    not self.visibility.unrestricted):
+                raise Forbidden("Bulk import is for backend services with system/ scopes")
+            for needed in (Interaction.CREATE, Interaction.UPDATE):
+                self.check(needed, None)
+            return
         if self.scopes is not None and not self.scopes.permits(interaction, resource_type):
             what = resource_type or "every type"
             raise Forbidden(f"This token's scopes ({self.scopes}) do not allow {interaction} "
@@ -110,7 +119,8 @@ class Principal:
             reason = next((self.emergency[p] for p in touched if p in self.emergency), None)
         if self.client_id is not None:
             agents.append(audit.app_agent(self.client_id, self.address,
-                                          requestor=self.account is None))
+                                          requestor=self.account is None,
+                                          organization=self.partner))
         return audit.with_emergency(audit.audit_event(access, agents=agents), reason)
 
     def _visibility(self) -> Visibility:

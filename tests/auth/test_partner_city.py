@@ -68,7 +68,7 @@ async def _seen(partner: httpx.AsyncClient, resource_type: str) -> set[str]:
 
 
 async def test_the_partner_reads_only_what_a_patient_shared_with_its_city(
-        app: Starlette, partner: httpx.AsyncClient) -> None:
+        app: Starlette, partner: httpx.AsyncClient, client: httpx.AsyncClient) -> None:
     assert await _seen(partner, "Patient") == set()
     assert VIENTIANE in await _seen(partner, "Organization")  # the directory is public
     async with browser(app) as http:
@@ -89,6 +89,12 @@ async def test_the_partner_reads_only_what_a_patient_shared_with_its_city(
             "csrf_token": hidden(page.text, "csrf_token"), "action": "withdraw",
             "consent": hidden(page.text, "consent")})
     assert await _seen(partner, "Patient") == set()
+    # Khamla's record says which city read it.
+    events = (await client.get("/AuditEvent", params={
+        "patient": "Patient/khamla", "_count": "200"})).json()
+    readers = {agent["who"].get("reference") for entry in events["entry"]
+               for agent in entry["resource"]["agent"]}
+    assert f"Organization/{VIENTIANE}" in readers
 
 
 async def test_the_partner_writes_nothing_and_exports_nothing(

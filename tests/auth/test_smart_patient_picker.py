@@ -4,7 +4,6 @@ patient alone."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -17,14 +16,10 @@ from mor.auth.accounts import Accounts
 from mor.auth.clients import Clients
 from mor.auth.roles import Role
 from mor.db.schema import account
+from tests.auth.test_smart_app_launch import PASSWORD, AsyncOAuth2Client
 from tests.web.browser import BASE, browser, hidden, sign_in_staff
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # Authlib announces its move to httpx2
-    from authlib.integrations.httpx_client import AsyncOAuth2Client
-
 REDIRECT = "https://chart.example/callback"
-PASSWORD = "a long enough password"
 
 
 @pytest.fixture
