@@ -2,8 +2,9 @@
 resources in and out of their reach. Each cell states the exact answer: the status and,
 for a 200 search, exactly which resources come back.
 
-Data: health centres hc-1 and hc-2; patient a (of hc-1) with observation oa; patient b
-(of hc-2) with observation ob.
+Data: health centres hc-1 and hc-2; patient a (of hc-1) with observation oa, who shares
+her record with the partner city "vientiane"; patient b (of hc-2) with observation ob; a
+nurse whose PractitionerRole is at hc-1.
 """
 
 from __future__ import annotations
@@ -34,6 +35,21 @@ SEED = [
      "managingOrganization": {"reference": "Organization/hc-2"}},
     OA,
     {**OA, "id": "ob", "subject": {"reference": "Patient/b"}},
+    {"resourceType": "Organization", "id": "vientiane", "name": "Vientiane Capital"},
+    {"resourceType": "Consent", "id": "ca", "status": "active",
+     "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                           "code": "patient-privacy"}]},
+     "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+     "patient": {"reference": "Patient/a"},
+     "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                "code": "OPTIN"}]},
+     "provision": {"type": "permit", "actor": [{
+         "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                        "v3-ParticipationType", "code": "IRCP"}]},
+         "reference": {"reference": "Organization/vientiane"}}]}},
+    {"resourceType": "PractitionerRole", "id": "n1-hc-1", "active": True,
+     "practitioner": {"reference": "Practitioner/n1"},
+     "organization": {"reference": "Organization/hc-1"}},
 ]
 
 # The requests, in the order they run: reads first, so the writes change nothing a read
@@ -53,7 +69,8 @@ REQUESTS: dict[str, tuple[str, str, Any]] = {
 
 A_RECORD = {"Observation/oa", "Patient/a"}
 B_RECORD = {"Observation/ob", "Patient/b"}
-A_EVERYTHING = {"Patient/a", "Observation/oa", "Organization/hc-1"}
+A_EVERYTHING = {"Patient/a", "Observation/oa", "Organization/hc-1", "Consent/ca",
+                "Organization/vientiane"}
 
 # (status, resources of a 200 Bundle) for each caller and request. Every cell is filled.
 Cell = tuple[int, set[str] | None]
@@ -89,6 +106,16 @@ EXPECTED: dict[str, dict[str, Cell]] = {
         "search+revinclude": (200, A_RECORD), "history": (200, {"Observation/oa"}),
         "everything": (200, A_EVERYTHING), "export": (403, None), "create": (201, None),
         "update": (200, None), "delete": (403, None)},
+    "nurse rostered at hc-1": {
+        "read": (200, None), "vread": (200, None), "search+include": (200, A_RECORD),
+        "search+revinclude": (200, A_RECORD), "history": (200, {"Observation/oa"}),
+        "everything": (200, A_EVERYTHING), "export": (403, None), "create": (201, None),
+        "update": (200, None), "delete": (403, None)},
+    "partner city shared with by a": {
+        "read": (200, None), "vread": (200, None), "search+include": (200, A_RECORD),
+        "search+revinclude": (200, A_RECORD), "history": (200, {"Observation/oa"}),
+        "everything": (200, A_EVERYTHING), "export": (403, None), "create": (403, None),
+        "update": (403, None), "delete": (403, None)},
     "city admin": {
         "read": (404, None), "vread": (404, None), "search+include": (200, set()),
         "search+revinclude": (200, set()), "history": (200, set()),
@@ -134,9 +161,9 @@ async def _person(engine: Any, role: Role, fhir_user: str, organizations: tuple[
                               patient=patient)
 
 
-async def _service(engine: Any, scope: str) -> str:
+async def _service(engine: Any, scope: str, partner: str | None = None) -> str:
     app = await Clients(engine).add(
-        "a service", scope=scope,
+        "a service", scope=scope, partner_organization=partner,
         jwks={"keys": [ECKey.generate_key("P-384").as_dict(private=False)]})
     answer = await Tokens(engine).issue(client_id=app.client.client_id, account_id=None,
                                         scope=scope)
@@ -153,6 +180,9 @@ CALLERS: dict[str, Callable[[Any], Any]] = {
     "doctor hc-2": lambda engine: _person(engine, Role.DOCTOR, "Practitioner/d2", ("hc-2",)),
     "pharmacist hc-1": lambda engine: _person(engine, Role.PHARMACIST, "Practitioner/p1",
                                               ("hc-1",)),
+    "nurse rostered at hc-1": lambda engine: _person(engine, Role.NURSE, "Practitioner/n1"),
+    "partner city shared with by a": lambda engine: _service(engine, "system/*.cruds",
+                                                             partner="vientiane"),
     "city admin": lambda engine: _person(engine, Role.CITY_ADMIN, "Practitioner/admin"),
     "app patient/*.rs launched for a": lambda engine: _person(
         engine, Role.PATIENT, "Patient/a", scope="launch/patient patient/*.rs", patient="a"),
