@@ -30,6 +30,7 @@ from mor.config import Settings
 from mor.db.engine import create_engine
 from mor.fhir.store import Store
 from mor.services.bulk_export import BulkExport
+from mor.services.bulk_import import BulkImport
 from mor.services.identity_checks import IdentityChecks
 from mor.services.messaging import senders
 from mor.services.registration import Registrations
@@ -48,10 +49,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     engine = create_engine(settings)
     store = Store(engine)
     export = BulkExport(store, settings.export_dir)
+    importer = BulkImport(store, settings)
     fhir = FhirEndpoint(store, max_body_bytes=settings.max_body_bytes,
                         base_url=settings.base_url and settings.base_url + "/fhir",
                         authenticate=BearerAuthentication(engine, store), export=export,
-                        break_glass=BreakGlass(engine))
+                        break_glass=BreakGlass(engine), importer=importer)
     smart_server = SmartServer(engine)
     smart = SmartEndpoints(smart_server, settings.base_url)
     email, sms = senders(settings)
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         workers = [asyncio.create_task(export.run_forever(), name="bulk-export"),
+                   asyncio.create_task(importer.run_forever(), name="bulk-import"),
                    asyncio.create_task(purge_forever(engine), name="purge-expired")]
         try:
             yield

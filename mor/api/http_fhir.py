@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mor.api import http_break_glass, http_bulk_export
+from mor.api import http_break_glass, http_bulk_export, http_bulk_import
 from mor.api.http_break_glass import is_break_glass_path
 from mor.api.http_bulk_export import is_export_path
+from mor.api.http_bulk_import import is_import_path
 from mor.auth.break_glass import BreakGlass
 from mor.fhir.errors import (
     BadRequest,
@@ -31,10 +32,11 @@ from mor.fhir.errors import (
 )
 from mor.fhir.interactions import dispatch
 from mor.fhir.outcome import operation_outcome, outcome_for_error
-from mor.fhir.permissions import Caller
+from mor.fhir.permissions import Access, Caller
 from mor.fhir.requests import PREFER_RETURN, FhirRequest, FhirResponse
 from mor.fhir.store import Store
 from mor.services.bulk_export import BulkExport
+from mor.services.bulk_import import BulkImport
 
 log = logging.getLogger("mor.api")
 
@@ -53,8 +55,10 @@ class FhirEndpoint:
 
     def __init__(self, store: Store, *, max_body_bytes: int, base_url: str | None,
                  authenticate: Authenticator, export: BulkExport | None = None,
-                 break_glass: BreakGlass | None = None) -> None:
+                 break_glass: BreakGlass | None = None,
+                 importer: BulkImport | None = None) -> None:
         self.store = store
+        self.importer = importer
         self.break_glass = break_glass
         self.authenticate = authenticate
         self.export = export
@@ -67,9 +71,13 @@ class FhirEndpoint:
             _check_acceptable(request)
             fhir_request = await self._fhir_request(request)
             if self.export is not None and is_export_path(fhir_request.path):
-                return await http_bulk_export.answer(
+                return await self._audited_bulk(fhir_request, http_bulk_export.answer(
                     self.export, fhir_request, request.headers.get("prefer", ""),
-                    str(request.url))
+                    str(request.url)))
+            if self.importer is not None and is_import_path(fhir_request.path):
+                return await self._audited_bulk(fhir_request, http_bulk_import.answer(
+                    self.importer, fhir_request, request.headers.get("prefer", ""),
+                    str(request.url)))
             if self.break_glass is not None and is_break_glass_path(fhir_request.path):
                 fhir_response = await http_break_glass.answer(self.store, self.break_glass,
                                                               fhir_request)
@@ -89,6 +97,28 @@ class FhirEndpoint:
                 "changed. The server log has the details; please report it.",
                 code="exception", severity="fatal")])
             return _json_response(500, outcome, pretty=pretty)
+
+    async def _audited_bulk(self, fhir_request: FhirRequest,
+                            answering: Awaitable[Response]) -> Response:
+        """A bulk export or import request, with its AuditEvent (refused ones too): these
+        move whole populations' records, so each kick-off, poll, download and cancel is
+        on the record."""
+        access = Access(fhir_request.method, fhir_request.path,
+                        urlencode(list(fhir_request.params)))
+        try:
+            response = await answering
+            access.status = response.status_code
+            return response
+        except FhirError as error:
+            access.status, access.failure = error.status, str(error)
+            raise
+        except Exception:
+            access.status, access.failure = 500, "internal error"
+            raise
+        finally:
+            event = fhir_request.caller.audit_event(access)
+            if event is not None:
+                await self.store.append(event)
 
     async def _fhir_request(self, request: Request) -> FhirRequest:
         base_url = self.base_url or str(request.base_url).rstrip("/") + "/fhir"

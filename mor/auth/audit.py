@@ -43,7 +43,8 @@ def interaction_of(access: Access) -> tuple[str, str]:
             return "read", "R"
         return "search-type", "E"
     if method == "POST":
-        return ("create", "C") if len(segments) == 1 else ("operation", "E")
+        creates = len(segments) == 1 and not segments[0].startswith("$")
+        return ("create", "C") if creates else ("operation", "E")
     if method == "PUT":
         return ("create", "C") if access.status == 201 else ("update", "U")
     if method == "PATCH":

@@ -34,6 +34,8 @@ LETTER_OF: Final = {
     Interaction.SEARCH: "s",
     Interaction.HISTORY: "s",
     Interaction.EXPORT: "r",
+    # Principal.check also asks for "u" (an import updates resources it finds).
+    Interaction.IMPORT: "c",
 }
 
 

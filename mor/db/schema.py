@@ -184,6 +184,25 @@ export_job = Table(
 )
 Index("ix_export_job_status", export_job.c.status)
 
+import_job = Table(
+    "import_job",
+    metadata,
+    # A bulk data import ($import, the Bulk Data Import "ping and pull" draft).
+    Column("id", String(64), primary_key=True),
+    # accepted -> in-progress -> completed | failed; cancelled by DELETE.
+    Column("status", String(16), nullable=False),
+    # JSON: the kick-off as understood ({inputSource, input: [{type, url}]}).
+    Column("request", Text, nullable=False),
+    Column("transaction_time", BigInteger, nullable=False),
+    Column("request_url", Text, nullable=False),
+    Column("output", Text, nullable=True),  # JSON: the status body's output and error
+    Column("error", Text, nullable=True),
+    Column("progress", Text, nullable=True),
+    # Set by the worker running the job while it works; a stale one is taken over.
+    Column("heartbeat", BigInteger, nullable=True),
+)
+Index("ix_import_job_status", import_job.c.status)
+
 # -- accounts and OAuth (not clinical data, so ordinary tables) ------------------
 
 account = Table(

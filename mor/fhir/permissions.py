@@ -23,6 +23,7 @@ class Interaction(StrEnum):
     UPDATE = "update"  # update and patch
     DELETE = "delete"
     EXPORT = "export"  # bulk data $export
+    IMPORT = "import"  # bulk data $import: creates and updates resources of any type
 
 
 @dataclass(slots=True)

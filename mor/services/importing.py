@@ -110,10 +110,12 @@ class Checkpoints:
 async def import_paths(
     settings: Settings, paths: list[Path], *, console: Console | None = None,
     checkpoints: Checkpoints | None = None, workers: int | None = None,
+    only_type: str | None = None,
 ) -> ImportReport:
     """Import the files; ``workers``: processes that check and index resources beside
     this one (by default one per processor for inputs large enough to repay starting
-    them, none for small ones)."""
+    them, none for small ones); ``only_type``: the one resource type the files may hold
+    (a bulk import's input is of one type), others are rejected."""
     engine = create_engine(settings)
     try:
         store = Store(engine)
@@ -146,8 +148,10 @@ async def import_paths(
                     if position is not None and checkpoints is not None:
                         checkpoints.save(path, position)
 
-                await import_items(store, source.items(reject, start), report, committed,
-                                   workers=workers)
+                items = source.items(reject, start)
+                if only_type is not None:
+                    items = _of_type(items, only_type, reject)
+                await import_items(store, items, report, committed, workers=workers)
                 progress.advance(task, path.stat().st_size - shown)
                 if checkpoints is not None:
                     checkpoints.done(path)
@@ -155,6 +159,17 @@ async def import_paths(
         return report
     finally:
         await engine.dispose()
+
+
+def _of_type(items: Iterator[Item], resource_type: str, reject: Callable[[str, str], None]
+             ) -> Iterator[Item]:
+    for item in items:
+        found = item.resource.get("resourceType") if isinstance(item.resource, dict) else None
+        if found == resource_type:
+            yield item
+        else:
+            what = f"a resource of type {found}" if found else "not a resource"
+            reject(item.where, f"{what}, in an input of type {resource_type}")
 
 
 async def _refresh_statistics(engine: AsyncEngine, *, only_resources: bool = False) -> None:

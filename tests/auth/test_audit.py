@@ -134,3 +134,23 @@ async def test_no_one_changes_or_deletes_an_audit_record(
                                         headers=headers)
         assert response.status_code == 403, (method, response.text)
     assert (await client.get(f"/AuditEvent/{event['id']}")).json()["meta"]["versionId"] == "1"
+
+
+async def test_bulk_export_and_import_requests_are_recorded_refused_ones_too(
+    app: Starlette, client: httpx.AsyncClient, http: httpx.AsyncClient,
+) -> None:
+    exported = await client.get("/$export", params={"_type": "Patient"},
+                                headers={"Prefer": "respond-async"})
+    assert exported.status_code == 202
+    doctor = await person_token(app.state.store.engine, "dr.bulk", Role.DOCTOR,
+                                "Practitioner/bulk")
+    refused = await http.post("/$import", headers={**as_(doctor), "Prefer": "respond-async"},
+                              json={"inputFormat": "application/fhir+ndjson"})
+    assert refused.status_code == 403
+    events = await audit_events(client, "subtype=operation")
+    by_outcome = {(e["outcome"], e["agent"][0]["who"].get("reference")
+                   or e["agent"][0]["who"]["identifier"]["system"]) for e in events}
+    assert ("0", "urn:ietf:params:oauth:client-id") in by_outcome  # the service's export
+    assert ("4", "Practitioner/bulk") in by_outcome  # the doctor's refused import
+    refusal = next(e for e in events if e["outcome"] == "4")
+    assert "backend services" in refusal["outcomeDesc"]
