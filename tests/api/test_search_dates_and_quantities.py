@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.searching import LOINC, UCUM, coding, ids, put
+from tests.api.searching import LOINC, UCUM, coding, ids, matches, put, search
 
 
 def _observation(id_: str, **fields: Any) -> dict[str, Any]:
@@ -143,6 +143,18 @@ async def test_concentrations_compare_across_units(client: httpx.AsyncClient) ->
         "grams-per-litre", "milligrams-per-decilitre"}
     assert await ids(client, "/Observation", {"value-quantity": f"6500|{UCUM}|umol/L"}) == {
         "millimoles"}
+
+
+async def test_quantities_sort_by_amount_whatever_their_unit(
+    client: httpx.AsyncClient,
+) -> None:
+    await put(client, _measured("two-g-per-l", 2, "g/L"),
+              _measured("hundred-mg-per-dl", 100, "mg/dL"),  # 1 g/L
+              _measured("one-and-a-half-g-per-l", 1.5, "g/L"))
+    found = await search(client, "/Observation", {"_sort": "value-quantity"})
+    assert matches(found) == ["hundred-mg-per-dl", "one-and-a-half-g-per-l", "two-g-per-l"]
+    found = await search(client, "/Observation", {"_sort": "-value-quantity"})
+    assert matches(found) == ["two-g-per-l", "one-and-a-half-g-per-l", "hundred-mg-per-dl"]
 
 
 async def test_eq_keeps_the_precision_written_in_the_unit_searched_for(

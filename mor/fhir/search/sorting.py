@@ -96,6 +96,9 @@ def _key(scope: Scope, code: str, descending: bool) -> SortKey:
     column = index.c[columns[1] if descending else columns[0]]
     is_text = definition.type in ("string", "token", "reference", "uri")
     value: ColumnElement[Any] = binary_text(column) if is_text else column
+    if definition.type == "quantity":
+        # In UCUM base units where the unit converts, so 1.2 g/L sorts above 100 mg/dL.
+        value = func.coalesce(index.c.canonical_value, column)
     aggregate = func.max(value) if descending else func.min(value)
     expression = select(aggregate).where(
         index.c.resource_pk == table.c.pk, index.c.param == code).scalar_subquery()
