@@ -11,8 +11,6 @@ a time, so memory stays flat however big the export.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import shutil
 import uuid
@@ -22,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, false, or_, select, update
+from sqlalchemy import ColumnElement, false, select
 
 from mor.db.schema import export_job, resource
 from mor.fhir.errors import BadRequest, FhirError, NotFound
@@ -33,14 +31,12 @@ from mor.fhir.search.values import date_value
 from mor.fhir.store import Store
 from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.visibility import EVERYTHING
+from mor.services.jobs import Cancelled, JobQueue
 
 log = logging.getLogger(__name__)
 
 NDJSON_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
 BATCH = 1000
-POLL_SECONDS = 1.0
-# A worker refreshes its job's heartbeat every batch; one silent this long has died.
-STALE_MICROS = 60_000_000
 
 
 class Accepted(FhirError):
@@ -104,25 +100,23 @@ class BulkExport:
     def __init__(self, store: Store, directory: Path) -> None:
         self.store = store
         self.directory = directory
-        self._wake = asyncio.Event()
+        self.jobs = JobQueue(store, export_job, "export")
 
     async def kick_off(self, request: ExportRequest, request_url: str, base_url: str) -> str:
         if request.group_id is not None:
             async with self.store.reading(EVERYTHING) as tx:
                 await tx.read("Group", request.group_id)  # 404 before accepting the job
         job_id = str(uuid.uuid4())
-        async with self.store.writing(EVERYTHING) as tx:
-            await tx.conn.execute(export_job.insert().values(
-                id=job_id, status="accepted", level=request.level, group_id=request.group_id,
-                types=None if request.types is None else orjson.dumps(request.types).decode(),
-                since=request.since, transaction_time=now_micros(), request_url=request_url,
-                base_url=base_url))
-        self._wake.set()
+        await self.jobs.add(
+            id=job_id, level=request.level, group_id=request.group_id,
+            types=None if request.types is None else orjson.dumps(request.types).decode(),
+            since=request.since, transaction_time=now_micros(), request_url=request_url,
+            base_url=base_url)
         return job_id
 
     async def status(self, job_id: str) -> dict[str, Any]:
         """The manifest of a finished job; raises Accepted while it runs."""
-        row = await self._job(job_id)
+        row = await self.jobs.get(job_id)
         if row.status in ("accepted", "in-progress"):
             raise Accepted(row.progress or "waiting for a worker")
         if row.status == "failed":
@@ -137,25 +131,16 @@ class BulkExport:
         }
 
     async def cancel(self, job_id: str) -> None:
-        await self._job(job_id)
-        async with self.store.writing(EVERYTHING) as tx:
-            await tx.conn.execute(export_job.delete().where(export_job.c.id == job_id))
+        await self.jobs.get(job_id)
+        await self.jobs.delete(job_id)
         shutil.rmtree(self._job_directory(job_id), ignore_errors=True)
 
     async def file(self, job_id: str, name: str) -> Path:
-        row = await self._job(job_id)
+        row = await self.jobs.get(job_id)
         names = {Path(item["url"]).name for item in orjson.loads(row.output or "[]")}
         if row.status != "completed" or name not in names:
             raise NotFound(f"Export {job_id} has no file {name}")
         return self._job_directory(job_id) / name
-
-    async def _job(self, job_id: str) -> Any:
-        async with self.store.reading(EVERYTHING) as tx:
-            row = (await tx.conn.execute(
-                select(export_job).where(export_job.c.id == job_id))).first()
-        if row is None:
-            raise NotFound(f"There is no export {job_id}: it never existed, or was deleted")
-        return row
 
     def _job_directory(self, job_id: str) -> Path:
         return self.directory / job_id
@@ -163,37 +148,10 @@ class BulkExport:
     # -- the worker ---------------------------------------------------------------------------
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                job_id = await self._claim()
-                if job_id is not None:
-                    await self._run(job_id)
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("The bulk export worker failed; it will try again")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-
-    async def _claim(self) -> str | None:
-        now = now_micros()
-        waiting = or_(export_job.c.status == "accepted",
-                      (export_job.c.status == "in-progress")
-                      & (export_job.c.heartbeat < now - STALE_MICROS))
-        async with self.store.writing(EVERYTHING) as tx:
-            candidate = (await tx.conn.execute(
-                select(export_job.c.id).where(waiting).limit(1))).scalar()
-            if candidate is None:
-                return None
-            claimed = await tx.conn.execute(
-                update(export_job).where(export_job.c.id == candidate, waiting)
-                .values(status="in-progress", heartbeat=now, progress="starting"))
-            return str(candidate) if claimed.rowcount == 1 else None
+        await self.jobs.run_forever(self._run)
 
     async def _run(self, job_id: str) -> None:
-        row = await self._job(job_id)
+        row = await self.jobs.get(job_id)
         directory = self._job_directory(job_id)
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
@@ -207,14 +165,14 @@ class BulkExport:
                     output.append({"type": resource_type, "count": count,
                                    "url": f"{row.base_url}/$export-file/{job_id}/"
                                           f"{resource_type}.ndjson"})
-        except _Cancelled:
+        except Cancelled:
             shutil.rmtree(directory, ignore_errors=True)
             return
         except Exception as error:
             log.exception("Export %s failed", job_id)
-            await self._finish(job_id, "failed", error=str(error) or type(error).__name__)
+            await self.jobs.finish(job_id, "failed", error=str(error) or type(error).__name__)
             return
-        await self._finish(job_id, "completed", output=orjson.dumps(output).decode())
+        await self.jobs.finish(job_id, "completed", output=orjson.dumps(output).decode())
 
     async def _owners(self, row: Any) -> list[str] | None:
         if row.level != "group":
@@ -254,30 +212,10 @@ class BulkExport:
                     out.write(content.encode() + b"\n")
                 count += len(rows)
                 last_pk = rows[-1][0]
-                await self._heartbeat(job_id, f"{resource_type}: {count} resources written")
+                await self.jobs.heartbeat(job_id, f"{resource_type}: {count} resources written")
         if count == 0:
             path.unlink()
         return count
-
-    async def _heartbeat(self, job_id: str, progress: str) -> None:
-        async with self.store.writing(EVERYTHING) as tx:
-            result = await tx.conn.execute(
-                update(export_job).where(export_job.c.id == job_id)
-                .values(heartbeat=now_micros(), progress=progress))
-        if result.rowcount == 0:
-            raise _Cancelled
-
-    async def _finish(self, job_id: str, status: str, *, output: str | None = None,
-                      error: str | None = None) -> None:
-        async with self.store.writing(EVERYTHING) as tx:
-            await tx.conn.execute(
-                update(export_job).where(export_job.c.id == job_id)
-                .values(status=status, output=output, error=error, heartbeat=now_micros(),
-                        progress=None))
-
-
-class _Cancelled(Exception):
-    """The job was deleted while it ran."""
 
 
 def _export_types(level: str, types: list[str] | None) -> list[str]:

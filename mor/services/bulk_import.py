@@ -26,18 +26,17 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import or_, select, update
 
 from mor.config import Settings
 from mor.db.schema import import_job
-from mor.fhir.errors import BadRequest, FhirError, Issue, NotFound
+from mor.fhir.errors import BadRequest, FhirError, Issue
 from mor.fhir.outcome import operation_outcome
 from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.store import Store
 from mor.fhir.timestamps import instant_from_micros, now_micros
-from mor.fhir.visibility import EVERYTHING
-from mor.services.bulk_export import NDJSON_FORMATS, POLL_SECONDS, STALE_MICROS, Accepted
+from mor.services.bulk_export import NDJSON_FORMATS, Accepted
 from mor.services.importing import ImportReport, import_paths
+from mor.services.jobs import Cancelled, JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -137,22 +136,19 @@ class BulkImport:
         self.settings = settings
         # Next to the export files: both are mor's own scratch space.
         self.directory = settings.export_dir.parent / "imports"
-        self._wake = asyncio.Event()
+        self.jobs = JobQueue(store, import_job, "import")
 
     async def kick_off(self, request: ImportRequest, request_url: str) -> str:
         job_id = str(uuid.uuid4())
         saved = {"inputSource": request.input_source,
                  "input": [{"type": i.type, "url": i.url} for i in request.inputs]}
-        async with self.store.writing(EVERYTHING) as tx:
-            await tx.conn.execute(import_job.insert().values(
-                id=job_id, status="accepted", request=orjson.dumps(saved).decode(),
-                transaction_time=now_micros(), request_url=request_url))
-        self._wake.set()
+        await self.jobs.add(id=job_id, request=orjson.dumps(saved).decode(),
+                            transaction_time=now_micros(), request_url=request_url)
         return job_id
 
     async def status(self, job_id: str) -> dict[str, Any]:
         """The result of a finished job; raises Accepted while it runs."""
-        row = await self._job(job_id)
+        row = await self.jobs.get(job_id)
         if row.status in ("accepted", "in-progress"):
             raise Accepted(row.progress or "waiting for a worker")
         if row.status == "failed":
@@ -167,52 +163,16 @@ class BulkImport:
 
     async def cancel(self, job_id: str) -> None:
         """Stops the job; what it loaded already stays (the draft allows no roll-back)."""
-        await self._job(job_id)
-        async with self.store.writing(EVERYTHING) as tx:
-            await tx.conn.execute(import_job.delete().where(import_job.c.id == job_id))
-
-    async def _job(self, job_id: str) -> Any:
-        async with self.store.reading(EVERYTHING) as tx:
-            row = (await tx.conn.execute(
-                select(import_job).where(import_job.c.id == job_id))).first()
-        if row is None:
-            raise NotFound(f"There is no import {job_id}: it never existed, or was deleted")
-        return row
+        await self.jobs.get(job_id)
+        await self.jobs.delete(job_id)
 
     # -- the worker ---------------------------------------------------------------------------
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                job_id = await self._claim()
-                if job_id is not None:
-                    await self._run(job_id)
-                    continue
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("The bulk import worker failed; it will try again")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-
-    async def _claim(self) -> str | None:
-        now = now_micros()
-        waiting = or_(import_job.c.status == "accepted",
-                      (import_job.c.status == "in-progress")
-                      & (import_job.c.heartbeat < now - STALE_MICROS))
-        async with self.store.writing(EVERYTHING) as tx:
-            candidate = (await tx.conn.execute(
-                select(import_job.c.id).where(waiting).limit(1))).scalar()
-            if candidate is None:
-                return None
-            claimed = await tx.conn.execute(
-                update(import_job).where(import_job.c.id == candidate, waiting)
-                .values(status="in-progress", heartbeat=now, progress="starting"))
-            return str(candidate) if claimed.rowcount == 1 else None
+        await self.jobs.run_forever(self._run)
 
     async def _run(self, job_id: str) -> None:
-        row = await self._job(job_id)
+        row = await self.jobs.get(job_id)
         inputs = [ImportInput(**item) for item in orjson.loads(row.request)["input"]]
         self.directory.mkdir(parents=True, exist_ok=True)
         output: list[dict[str, Any]] = []
@@ -231,13 +191,13 @@ class BulkImport:
                                    # mor's addition: the outcome inline rather than in a
                                    # file of its own, as it is small (MAX_ISSUES at most).
                                    "outcome": operation_outcome(issues)})
-        except _Cancelled:
+        except Cancelled:
             return
         except Exception as error:
             log.exception("Import %s failed", job_id)
-            await self._finish(job_id, "failed", error=str(error) or type(error).__name__)
+            await self.jobs.finish(job_id, "failed", error=str(error) or type(error).__name__)
             return
-        await self._finish(job_id, "completed",
+        await self.jobs.finish(job_id, "completed",
                            output=orjson.dumps({"output": output, "error": errors}).decode())
 
     async def _run_input(self, job_id: str, item: ImportInput, where: str, path: Path
@@ -245,11 +205,11 @@ class BulkImport:
         """Download and load one input: how many resources it loaded, how many lines (or
         downloads) failed, and what went wrong."""
         try:
-            await self._heartbeat(job_id, f"{where}: downloading")
+            await self.jobs.heartbeat(job_id, f"{where}: downloading")
             failure = await self._download(job_id, item.url, path, where)
             if failure is not None:
                 return 0, 1, [Issue(failure, code="exception")]
-            await self._heartbeat(job_id, f"{where}: loading")
+            await self.jobs.heartbeat(job_id, f"{where}: loading")
             report = await self._load(job_id, path, where, item.type)
         finally:
             path.unlink(missing_ok=True)
@@ -276,7 +236,7 @@ class BulkImport:
                     async for chunk in response.aiter_bytes(DOWNLOAD_CHUNK):
                         out.write(chunk)
                         size += len(chunk)
-                        await self._heartbeat(job_id, f"{where}: {size:,} bytes downloaded")
+                        await self.jobs.heartbeat(job_id, f"{where}: {size:,} bytes downloaded")
         except httpx.HTTPError as error:
             return f"Could not download {url}: {error or type(error).__name__}"
         return None
@@ -290,33 +250,13 @@ class BulkImport:
         try:
             while not loading.done():
                 await asyncio.wait({loading}, timeout=HEARTBEAT_SECONDS)
-                await self._heartbeat(job_id, f"{where}: loading")
+                await self.jobs.heartbeat(job_id, f"{where}: loading")
         except BaseException:
             loading.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await loading
             raise
         return loading.result()
-
-    async def _heartbeat(self, job_id: str, progress: str) -> None:
-        async with self.store.writing(EVERYTHING) as tx:
-            result = await tx.conn.execute(
-                update(import_job).where(import_job.c.id == job_id)
-                .values(heartbeat=now_micros(), progress=progress))
-        if result.rowcount == 0:
-            raise _Cancelled
-
-    async def _finish(self, job_id: str, status: str, *, output: str | None = None,
-                      error: str | None = None) -> None:
-        async with self.store.writing(EVERYTHING) as tx:
-            await tx.conn.execute(
-                update(import_job).where(import_job.c.id == job_id)
-                .values(status=status, output=output, error=error, heartbeat=now_micros(),
-                        progress=None))
-
-
-class _Cancelled(Exception):
-    """The job was deleted while it ran."""
 
 
 def _line(where: str) -> int:

@@ -11,7 +11,8 @@ from sqlalchemy import select, update
 from mor.db.schema import export_job
 from mor.fhir.timestamps import now_micros
 from mor.fhir.visibility import EVERYTHING
-from mor.services.bulk_export import STALE_MICROS, BulkExport, parse_kickoff
+from mor.services.bulk_export import BulkExport, parse_kickoff
+from mor.services.jobs import STALE_MICROS
 
 
 async def test_a_job_left_behind_by_a_dead_worker_is_finished(
@@ -27,9 +28,9 @@ async def test_a_job_left_behind_by_a_dead_worker_is_finished(
     async with store.writing(EVERYTHING) as tx:
         await tx.conn.execute(update(export_job).where(export_job.c.id == job_id).values(
             status="in-progress", heartbeat=now_micros() - 2 * STALE_MICROS))
-    assert await export._claim() == job_id
+    assert await export.jobs.claim() == job_id
     # A second worker does not take a job that is being worked on.
-    assert await BulkExport(store, tmp_path)._claim() is None
+    assert await BulkExport(store, tmp_path).jobs.claim() is None
     await export._run(job_id)
     manifest = await export.status(job_id)
     assert manifest["output"] == [{"type": "Patient", "count": 1,
