@@ -8,7 +8,7 @@ files are NDJSON; ``DELETE`` on the status URL cancels and removes the export.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.responses import FileResponse, JSONResponse, Response
 
@@ -30,7 +30,7 @@ async def answer(export: BulkExport, request: FhirRequest, prefer: str,
     request.caller.check(Interaction.EXPORT, None)
     segments = request.path.split("/")
     if segments[0] == "$export-status" and len(segments) == 2:
-        return await _status(export, request, segments[1])
+        return await answer_status(export, request, segments[1])
     if segments[0] == "$export-file" and len(segments) == 3:
         if request.method not in ("GET", "HEAD"):
             raise MethodNotAllowed("Export files can only be read (GET)")
@@ -47,18 +47,28 @@ async def answer(export: BulkExport, request: FhirRequest, prefer: str,
         "Content-Location": f"{request.base_url}/$export-status/{job_id}"})
 
 
-async def _status(export: BulkExport, request: FhirRequest, job_id: str) -> Response:
+class BulkJobs(Protocol):
+    kind: str  # "export", "import"
+
+    async def status(self, job_id: str) -> dict[str, Any]: ...
+
+    async def cancel(self, job_id: str) -> None: ...
+
+
+async def answer_status(jobs: BulkJobs, request: FhirRequest, job_id: str) -> Response:
+    """A bulk job's status URL, export and import alike: DELETE cancels; GET answers 202
+    with its progress while it runs, then its result."""
     if request.method == "DELETE":
-        await export.cancel(job_id)
+        await jobs.cancel(job_id)
         return Response(status_code=202)
     if request.method not in ("GET", "HEAD"):
-        raise MethodNotAllowed("Poll an export with GET, or cancel it with DELETE")
+        raise MethodNotAllowed(f"Poll an {jobs.kind} with GET, or cancel it with DELETE")
     try:
-        manifest = await export.status(job_id)
+        result = await jobs.status(job_id)
     except Accepted as running:
         return Response(status_code=202, headers={"X-Progress": str(running)[:100],
                                                   "Retry-After": "1"})
-    return JSONResponse(manifest)
+    return JSONResponse(result)
 
 
 def _parameters(body: Any) -> list[tuple[str, str]]:
@@ -76,4 +86,4 @@ def _parameters(body: Any) -> list[tuple[str, str]]:
     return found
 
 
-__all__ = ["answer", "is_export_path"]
+__all__ = ["BulkJobs", "answer", "answer_status", "is_export_path"]

@@ -8,12 +8,12 @@ and the rejected lines as OperationOutcomes); ``DELETE`` on it cancels the impor
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from mor.api.http_bulk_export import answer_status
 from mor.fhir.errors import MethodNotAllowed
 from mor.fhir.permissions import Interaction
 from mor.fhir.requests import FhirRequest
-from mor.services.bulk_export import Accepted
 from mor.services.bulk_import import BulkImport, parse_kickoff
 
 
@@ -28,7 +28,7 @@ async def answer(importer: BulkImport, request: FhirRequest, prefer: str,
     request.caller.check(Interaction.IMPORT, None)
     segments = request.path.split("/")
     if segments[0] == "$import-status" and len(segments) == 2:
-        return await _status(importer, request, segments[1])
+        return await answer_status(importer, request, segments[1])
     if request.path != "$import":
         raise MethodNotAllowed(f"{request.path}: the import status is at $import-status/[id]")
     if request.method != "POST":
@@ -37,20 +37,6 @@ async def answer(importer: BulkImport, request: FhirRequest, prefer: str,
     job_id = await importer.kick_off(kickoff, request_url)
     return Response(status_code=202, headers={
         "Content-Location": f"{request.base_url}/$import-status/{job_id}"})
-
-
-async def _status(importer: BulkImport, request: FhirRequest, job_id: str) -> Response:
-    if request.method == "DELETE":
-        await importer.cancel(job_id)
-        return Response(status_code=202)
-    if request.method not in ("GET", "HEAD"):
-        raise MethodNotAllowed("Poll an import with GET, or cancel it with DELETE")
-    try:
-        result = await importer.status(job_id)
-    except Accepted as running:
-        return Response(status_code=202, headers={"X-Progress": str(running)[:100],
-                                                  "Retry-After": "1"})
-    return JSONResponse(result)
 
 
 __all__ = ["answer", "is_import_path"]

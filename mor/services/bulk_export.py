@@ -97,6 +97,8 @@ def parse_kickoff(path: str, params: Sequence[tuple[str, str]], prefer_async: bo
 class BulkExport:
     """Kick-off, status, cancellation and the worker that runs the jobs."""
 
+    kind = "export"
+
     def __init__(self, store: Store, directory: Path) -> None:
         self.store = store
         self.directory = directory

@@ -131,6 +131,8 @@ def _value(parameter: dict[str, Any]) -> Any:
 class BulkImport:
     """Kick-off, status, cancellation and the worker that runs the jobs."""
 
+    kind = "import"
+
     def __init__(self, store: Store, settings: Settings) -> None:
         self.store = store
         self.settings = settings
