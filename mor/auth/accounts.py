@@ -69,10 +69,7 @@ class Accounts:
             check_password_strength(password or "")
             password_hash = hash_secret(password or "")
         if fhir_user is not None:
-            expected = FHIR_USER_TYPES[role]
-            if not fhir_user.startswith(expected + "/") or len(fhir_user.split("/")) != 2:
-                raise AccountError(f"A {role.value} account is linked to a {expected}: "
-                                   f"give {expected}/[id], not {fhir_user!r}")
+            check_fhir_user(role, fhir_user)
         values = {
             "id": str(uuid.uuid4()), "username": username, "password_hash": password_hash,
             "role": role.value, "fhir_user": fhir_user,
@@ -200,6 +197,14 @@ _REFUSED: Final = ("The name or password is wrong, or the account is locked afte
 ACCOUNT_COLUMNS: Final = (account.c.id, account.c.username, account.c.role, account.c.fhir_user,
                    account.c.organizations, account.c.verified, account.c.disabled,
                    account.c.totp_secret)
+
+
+def check_fhir_user(role: Role, fhir_user: str) -> None:
+    """The FHIR resource an account of this role is: a Practitioner or a Patient."""
+    expected = FHIR_USER_TYPES[role]
+    if not fhir_user.startswith(expected + "/") or len(fhir_user.split("/")) != 2:
+        raise AccountError(f"A {role.value} account is linked to a {expected}: "
+                           f"give {expected}/[id], not {fhir_user!r}")
 
 
 def _normalise(username: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mor.auth.accounts import Account, AccountError, Accounts
+from mor.auth.accounts import Account, AccountError, Accounts, check_fhir_user
 from mor.auth.passwords import check_password_strength
 from mor.auth.roles import STAFF_ROLES, Role
 from mor.auth.workplaces import practitioner_role
@@ -37,9 +37,8 @@ async def add_account(store: Store, username: str, password: str, role: Role, *,
 
 async def _write_roles(store: Store, role: Role, name: str, fhir_user: str | None,
                        organizations: tuple[str, ...]) -> str:
-    if fhir_user is not None and not fhir_user.startswith("Practitioner/"):
-        raise AccountError(f"A {role.value} account is linked to a Practitioner: give "
-                           f"Practitioner/[id], not {fhir_user!r}")
+    if fhir_user is not None:
+        check_fhir_user(role, fhir_user)
     async with store.writing(EVERYTHING) as tx:
         for organization in organizations:
             try:

@@ -16,7 +16,8 @@ from mor.auth.accounts import Accounts
 from mor.auth.clients import Clients
 from mor.auth.roles import Role
 from mor.db.schema import account
-from tests.auth.test_smart_app_launch import PASSWORD, AsyncOAuth2Client
+from tests.auth.test_smart_app_launch import PASSWORD
+from tests.auth.test_smart_app_launch import oauth as oauth_client
 from tests.web.browser import BASE, browser, hidden, sign_in_staff
 
 REDIRECT = "https://chart.example/callback"
@@ -47,16 +48,11 @@ async def app_id(app: Starlette, client: httpx.AsyncClient) -> AsyncIterator[str
     yield registered.client.client_id
 
 
-def _oauth(app: Starlette, client_id: str) -> AsyncOAuth2Client:
-    return AsyncOAuth2Client(client_id, transport=httpx.ASGITransport(app=app),
-                             base_url=BASE, redirect_uri=REDIRECT,
-                             code_challenge_method="S256", scope="launch/patient patient/*.rs")
-
-
 async def test_a_doctor_picks_the_patient_and_the_token_reaches_only_them(
         app: Starlette, app_id: str) -> None:
     verifier = generate_token(48)
-    async with _oauth(app, app_id) as oauth, browser(app) as doctor:
+    async with oauth_client(app, app_id, redirect_uri=REDIRECT,
+                            scope="launch/patient patient/*.rs") as oauth, browser(app) as doctor:
         url, _ = oauth.create_authorization_url(f"{BASE}/auth/authorize",
                                                 code_verifier=verifier, aud=f"{BASE}/fhir")
         start = await doctor.get(url)
