@@ -32,3 +32,15 @@ async def write(store: Store, caller: Caller, method: str, path: str,
                 resource: dict[str, Any]) -> None:
     await dispatch(store, FhirRequest(method=method, path=path, caller=caller, body=resource,
                                       prefer_return="minimal"))
+
+
+async def transaction(store: Store, caller: Caller, writes: list[tuple[str, dict[str, Any]]]
+                      ) -> None:
+    """Write resources all together or not at all: ``writes`` are (``Type/id``, resource)
+    pairs, each an update that creates the resource when it is new."""
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": {**resource, "id": path.partition("/")[2]},
+         "request": {"method": "PUT", "url": path}}
+        for path, resource in writes]}
+    await dispatch(store, FhirRequest(method="POST", path="", caller=caller, body=bundle,
+                                      prefer_return="minimal"))

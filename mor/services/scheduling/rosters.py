@@ -1,0 +1,160 @@
+"""Staff rosters: which clinician offers which service when.
+
+A roster entry is a ``PractitionerRole`` (the practitioner at the centre, for one
+service, with its weekly ``availableTime``) and the ``Schedule`` whose slots are that
+time, cut to the service's slot length (see :mod:`.slots`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+from typing import Any
+
+from mor.fhir.permissions import Caller
+from mor.fhir.store import Store, new_id
+from mor.fhir.visibility import EVERYTHING
+from mor.services.fhir_calls import transaction
+from mor.services.scheduling.codes import DAYS_OF_WEEK, SERVICE_KINDS, SERVICE_KINDS_SYSTEM
+from mor.services.scheduling.lookup import find, reference_id
+from mor.services.scheduling.offered import Service
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """Weekly hours: on these days, from ``start`` to ``end``."""
+
+    days: tuple[str, ...]  # of DAYS_OF_WEEK
+    start: time
+    end: time
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    schedule_id: str
+    role_id: str
+    practitioner_id: str
+    practitioner_name: str
+    service_id: str
+    shifts: tuple[Shift, ...]
+    active: bool = True
+
+
+class RosterError(ValueError):
+    """A roster entry that cannot be saved, with the reason for the administrator."""
+
+
+async def roster_of(store: Store, centre_id: str) -> list[RosterEntry]:
+    """The centre's roster: every active entry, by practitioner's name."""
+    async with store.reading(EVERYTHING) as tx:
+        roles = await find(tx, "PractitionerRole", [
+            ("organization", f"Organization/{centre_id}"), ("active", "true"),
+            ("service:missing", "false")])
+        schedules = await find(tx, "Schedule", [
+            ("actor", ",".join(f"PractitionerRole/{r['id']}" for r in roles))]) if roles else []
+        practitioner_ids = sorted({p for r in roles if (p := reference_id(
+            r.get("practitioner"), "Practitioner"))})
+        practitioners = await find(tx, "Practitioner", [
+            ("_id", ",".join(practitioner_ids))]) if practitioner_ids else []
+    names = {p["id"]: practitioner_name(p) for p in practitioners}
+    by_role = {reference_id(actor, "PractitionerRole"): s for s in schedules
+               for actor in s.get("actor") or () if reference_id(actor, "PractitionerRole")}
+    entries = []
+    for role in roles:
+        schedule = by_role.get(role["id"])
+        practitioner_id = reference_id(role.get("practitioner"), "Practitioner") or ""
+        services = [reference_id(s, "HealthcareService") for s in
+                    role.get("healthcareService") or ()]
+        if schedule is None or not services or services[0] is None:
+            continue
+        entries.append(RosterEntry(schedule["id"], role["id"], practitioner_id,
+                                   names.get(practitioner_id, practitioner_id), services[0],
+                                   shifts_of(role), bool(schedule.get("active", True))))
+    return sorted(entries, key=lambda e: (e.practitioner_name, e.service_id))
+
+
+async def save_roster_entry(store: Store, caller: Caller, service: Service,
+                            practitioner_id: str, shifts: tuple[Shift, ...],
+                            entry: RosterEntry | None = None) -> RosterEntry:
+    """Add (``entry`` None) or change a roster entry, as ``caller``; then make its slots
+    with :func:`mor.services.scheduling.slots.refresh_slots`."""
+    if not shifts:
+        raise RosterError("Give the days and hours this clinician offers the service")
+    for shift in shifts:
+        if not shift.days or any(d not in DAYS_OF_WEEK for d in shift.days):
+            raise RosterError("Choose at least one day of the week for each shift")
+        if shift.end <= shift.start:
+            raise RosterError("A shift must end after it starts")
+    async with store.reading(EVERYTHING) as tx:
+        practitioners = await find(tx, "Practitioner", [("_id", practitioner_id)], limit=1)
+        roles = await find(tx, "PractitionerRole", [
+            ("practitioner", f"Practitioner/{practitioner_id}"),
+            ("organization", f"Organization/{service.centre_id}"), ("active", "true")])
+    if not practitioners:
+        raise RosterError("There is no such clinician")
+    codes = next((r["code"] for r in roles if r.get("code")), None)
+    if codes is None:
+        raise RosterError("This clinician does not work at this health centre; add them "
+                          "to its staff first")
+    role_id = entry.role_id if entry else new_id()
+    schedule_id = entry.schedule_id if entry else new_id()
+    role = _role(practitioner_id, service, shifts, codes)
+    await transaction(store, caller, [
+        (f"PractitionerRole/{role_id}", role),
+        (f"Schedule/{schedule_id}", _schedule(role_id, service, practitioner_id)),
+    ])
+    return RosterEntry(schedule_id, role_id, practitioner_id,
+                       practitioner_name(practitioners[0]), service.id, shifts)
+
+
+def shifts_of(role: dict[str, Any]) -> tuple[Shift, ...]:
+    shifts = []
+    for available in role.get("availableTime") or ():
+        if available.get("availableStartTime") and available.get("availableEndTime"):
+            shifts.append(Shift(
+                tuple(d for d in DAYS_OF_WEEK if d in available.get("daysOfWeek", ())),
+                time.fromisoformat(available["availableStartTime"]),
+                time.fromisoformat(available["availableEndTime"])))
+    return tuple(shifts)
+
+
+def practitioner_name(practitioner: dict[str, Any]) -> str:
+    for name in practitioner.get("name") or ():
+        text = name.get("text") or " ".join([*name.get("prefix", []), *name.get("given", []),
+                                            name.get("family", "")])
+        if text.strip():
+            return str(text).strip()
+    return str(practitioner.get("id", ""))
+
+
+def _role(practitioner_id: str, service: Service, shifts: tuple[Shift, ...],
+          codes: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "resourceType": "PractitionerRole", "active": True,
+        "practitioner": {"reference": f"Practitioner/{practitioner_id}"},
+        "organization": {"reference": f"Organization/{service.centre_id}"},
+        "location": [{"reference": f"Location/{service.location_id}"}],
+        "healthcareService": [{"reference": f"HealthcareService/{service.id}"}],
+        "code": codes,
+        "specialty": [_kind(service)],
+        "availableTime": [{"daysOfWeek": list(s.days),
+                           "availableStartTime": s.start.isoformat("seconds"),
+                           "availableEndTime": s.end.isoformat("seconds")} for s in shifts],
+    }
+
+
+def _schedule(role_id: str, service: Service, practitioner_id: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Schedule", "active": True,
+        "serviceType": [_kind(service)],
+        "actor": [{"reference": f"PractitionerRole/{role_id}"},
+                  {"reference": f"Practitioner/{practitioner_id}"},
+                  {"reference": f"HealthcareService/{service.id}"},
+                  {"reference": f"Location/{service.location_id}"}],
+    }
+
+
+def _kind(service: Service) -> dict[str, Any]:
+    return {"coding": [{"system": SERVICE_KINDS_SYSTEM, "code": service.kind,
+                        "display": SERVICE_KINDS[service.kind]}]}
+
+
