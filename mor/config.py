@@ -14,6 +14,9 @@
 | MOR_SMTP_STARTTLS | 1 to switch to TLS before logging in | 0 |
 | MOR_OUTBOX_DIR | where messages go when no mail server or SMS gateway is set | ./mor-data/outbox |
 | MOR_SECRET_KEY_FILE | key sealing staff TOTP secrets (made if missing) | ./mor-data/secret.key |
+| MOR_TIME_ZONE | the city's time zone (IANA name), for slots and the day's lists | Asia/Bangkok |
+| MOR_EMERGENCY_NUMBER | the city's emergency medical number, on every page | 1669 |
+| MOR_LANGUAGE | pages' language when the browser asks for none of th, lo, en | en |
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "sqlite:///./mor-data/mor.db"
 
@@ -46,6 +50,9 @@ class Settings:
     smtp_starttls: bool = False
     outbox_dir: Path = Path("mor-data/outbox")
     secret_key_file: Path = Path("mor-data/secret.key")
+    time_zone: str = "Asia/Bangkok"
+    emergency_number: str = "1669"
+    language: str = "en"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -65,7 +72,14 @@ class Settings:
             smtp_starttls=env.get("MOR_SMTP_STARTTLS") == "1",
             outbox_dir=Path(env.get("MOR_OUTBOX_DIR") or "mor-data/outbox"),
             secret_key_file=Path(env.get("MOR_SECRET_KEY_FILE") or "mor-data/secret.key"),
+            time_zone=_time_zone(env.get("MOR_TIME_ZONE") or "Asia/Bangkok"),
+            emergency_number=_phone_number(env.get("MOR_EMERGENCY_NUMBER") or "1669"),
+            language=_language(env.get("MOR_LANGUAGE") or "en"),
         )
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
 
     @property
     def is_sqlite(self) -> bool:
@@ -77,6 +91,28 @@ class Settings:
             return None
         path = self.database_url.split(":///", 1)[-1]
         return None if path in ("", ":memory:") else Path(path)
+
+
+def _time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"MOR_TIME_ZONE must name a time zone such as Asia/Bangkok or "
+                          f"Asia/Vientiane, not {name!r}") from None
+    return name
+
+
+def _phone_number(number: str) -> str:
+    if not number.replace(" ", "").isdigit():
+        raise ConfigError(f"MOR_EMERGENCY_NUMBER must be a phone number of digits, such as "
+                          f"1669, not {number!r}")
+    return number.replace(" ", "")
+
+
+def _language(code: str) -> str:
+    if code not in ("th", "lo", "en"):
+        raise ConfigError(f"MOR_LANGUAGE must be th, lo or en, not {code!r}")
+    return code
 
 
 def _positive_int(env: dict[str, str], name: str, default: int) -> int:

@@ -34,6 +34,7 @@ from mor.services.bulk_import import BulkImport
 from mor.services.identity_checks import IdentityChecks
 from mor.services.messaging import senders
 from mor.services.registration import Registrations
+from mor.web.booking import BookingPages
 from mor.web.identity_checks import IdentityCheckPages
 from mor.web.registering import Registering
 from mor.web.sharing import SharingPages
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                      settings.base_url)
     sharing = SharingPages(store, sign_in)
     identity_checks = IdentityCheckPages(IdentityChecks(store, Accounts(engine)), sign_in)
+    booking = BookingPages(store, sign_in, settings.zone)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -78,7 +80,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await worker
             await engine.dispose()
 
-    async def home(request: Request) -> Response:
+    async def about(request: Request) -> Response:
         return JSONResponse({
             "name": "mor",
             "version": mor.__version__,
@@ -88,7 +90,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/", home, methods=["GET"]),
+            Route("/", booking.home, methods=["GET"]),
+            Route("/about.json", about, methods=["GET"]),
+            Route("/book", booking.centres, methods=["GET"]),
+            Route("/book/{centre}", booking.services, methods=["GET"]),
+            Route("/book/{centre}/{service}", booking.times, methods=["GET"]),
+            Route("/book/{centre}/{service}", booking.book, methods=["POST"]),
+            Route("/appointments", booking.appointments, methods=["GET"]),
+            Route("/appointments/{appointment}/reschedule", booking.reschedule_page,
+                  methods=["GET"]),
+            Route("/appointments/{appointment}/reschedule", booking.reschedule,
+                  methods=["POST"]),
+            Route("/appointments/{appointment}/cancel", booking.cancel, methods=["POST"]),
             Route("/fhir/.well-known/smart-configuration", smart.configuration,
                   methods=["GET"]),
             Route("/.well-known/smart-configuration", smart.configuration, methods=["GET"]),
@@ -122,4 +135,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ],
     )
     app.state.store = store
+    app.state.settings = settings
     return app

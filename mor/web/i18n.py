@@ -44,17 +44,19 @@ def translations(language: str) -> NullTranslations:
 
 def language_of(request: Request) -> str:
     """The language to answer in: ``?lang=``, else the cookie the switcher set, else the
-    browser's Accept-Language, else English."""
+    browser's Accept-Language, else the city's (MOR_LANGUAGE; English if unset)."""
     asked = request.query_params.get("lang")
     if asked in LANGUAGES:
         return asked
     cookie = request.cookies.get(LANGUAGE_COOKIE)
     if cookie in LANGUAGES:
         return cookie
-    return _from_accept_language(request.headers.get("accept-language", ""))
+    settings = getattr(request.app.state, "settings", None) if "app" in request.scope else None
+    return _from_accept_language(request.headers.get("accept-language", ""),
+                                 settings.language if settings else DEFAULT_LANGUAGE)
 
 
-def _from_accept_language(header: str) -> str:
+def _from_accept_language(header: str, default: str) -> str:
     choices: list[tuple[float, str]] = []
     for item in header.split(","):
         tag, _, params = item.strip().partition(";")
@@ -67,5 +69,5 @@ def _from_accept_language(header: str) -> str:
         primary = tag.strip().lower().split("-")[0]
         if primary in LANGUAGES:
             choices.append((quality, primary))
-    return max(choices, default=(0.0, DEFAULT_LANGUAGE), key=lambda c: c[0])[1]
+    return max(choices, default=(0.0, default), key=lambda c: c[0])[1]
 
