@@ -35,6 +35,7 @@ from mor.services.identity_checks import IdentityChecks
 from mor.services.messaging import senders
 from mor.services.registration import Registrations
 from mor.web.booking import BookingPages
+from mor.web.day_list import DayListPages
 from mor.web.identity_checks import IdentityCheckPages
 from mor.web.registering import Registering
 from mor.web.sharing import SharingPages
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     sharing = SharingPages(store, sign_in)
     identity_checks = IdentityCheckPages(IdentityChecks(store, Accounts(engine)), sign_in)
     booking = BookingPages(store, sign_in, settings.zone)
+    day_list = DayListPages(store, sign_in, settings.zone)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -111,6 +113,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/account/sharing", sharing.page, methods=["GET"]),
             Route("/account/sharing", sharing.change, methods=["POST"]),
             Route("/staff/identity-checks", identity_checks.page, methods=["GET"]),
+            Route("/staff/today", day_list.page, methods=["GET"]),
+            Route("/staff/today/changes", day_list.changes, methods=["GET"]),
+            Route("/staff/today/{appointment}", day_list.mark, methods=["POST"]),
             Route("/staff/identity-checks", identity_checks.verify, methods=["POST"]),
             Route("/auth/login", sign_in.login_page, methods=["GET"]),
             Route("/auth/login", sign_in.login, methods=["POST"]),

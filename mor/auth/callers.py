@@ -26,5 +26,8 @@ async def person_caller(store: Store, account: Account, *, client_id: str | None
     elif account.role in CLINICAL_ROLES:
         emergency = await BreakGlass(store.engine).active(account.id)
         account = await with_workplaces(store, account)
+    elif account.role is Role.CENTRE_ADMIN:
+        # The centres they run: for their pages; their reach into records stays none.
+        account = await with_workplaces(store, account)
     return Principal(client_id=client_id, account=account, scopes=scopes, patient=patient,
                      address=address, proxies=proxies, emergency=emergency)
