@@ -34,6 +34,7 @@ from mor.services.bulk_import import BulkImport
 from mor.services.identity_checks import IdentityChecks
 from mor.services.messaging import senders
 from mor.services.registration import Registrations
+from mor.web.admin_centres import CentreAdminPages
 from mor.web.booking import BookingPages
 from mor.web.day_list import DayListPages
 from mor.web.identity_checks import IdentityCheckPages
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     identity_checks = IdentityCheckPages(IdentityChecks(store, Accounts(engine)), sign_in)
     booking = BookingPages(store, sign_in, settings.zone)
     day_list = DayListPages(store, sign_in, settings.zone)
+    centre_admin = CentreAdminPages(store, sign_in, settings.zone, settings.language)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -114,6 +116,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/account/sharing", sharing.change, methods=["POST"]),
             Route("/staff/identity-checks", identity_checks.page, methods=["GET"]),
             Route("/staff/today", day_list.page, methods=["GET"]),
+            Route("/admin/centres", centre_admin.list_page, methods=["GET"]),
+            Route("/admin/centres/new", centre_admin.new_page, methods=["GET"]),
+            Route("/admin/centres/new", centre_admin.create, methods=["POST"]),
+            Route("/admin/centres/{centre}", centre_admin.centre_page, methods=["GET"]),
+            Route("/admin/centres/{centre}", centre_admin.change, methods=["POST"]),
             Route("/staff/today/changes", day_list.changes, methods=["GET"]),
             Route("/staff/today/{appointment}", day_list.mark, methods=["POST"]),
             Route("/staff/identity-checks", identity_checks.verify, methods=["POST"]),

@@ -18,6 +18,8 @@ from mor.services.scheduling.codes import DAYS_OF_WEEK, SERVICE_KINDS, SERVICE_K
 from mor.services.scheduling.lookup import find, reference_id
 from mor.services.scheduling.offered import Service
 
+_ROLE_SYSTEM = "http://terminology.hl7.org/CodeSystem/practitioner-role"
+
 
 @dataclass(frozen=True, slots=True)
 class Shift:
@@ -158,3 +160,32 @@ def _kind(service: Service) -> dict[str, Any]:
                         "display": SERVICE_KINDS[service.kind]}]}
 
 
+
+
+async def clinicians_of(store: Store, centre_id: str) -> list[tuple[str, str]]:
+    """The doctors and nurses working at a centre, as (practitioner id, name), by name."""
+    async with store.reading(EVERYTHING) as tx:
+        roles = await find(tx, "PractitionerRole", [
+            ("organization", f"Organization/{centre_id}"), ("active", "true"),
+            ("role", f"{_ROLE_SYSTEM}|doctor,{_ROLE_SYSTEM}|nurse")])
+        ids = sorted({p for r in roles if (p := reference_id(r.get("practitioner"),
+                                                              "Practitioner"))})
+        practitioners = await find(tx, "Practitioner", [("_id", ",".join(ids))]) if ids else []
+    return sorted(((p["id"], practitioner_name(p)) for p in practitioners),
+                  key=lambda pair: pair[1])
+
+
+async def end_roster_entry(store: Store, caller: Caller, entry: RosterEntry) -> None:
+    """Take an entry off the roster: its role and schedule become inactive, and the next
+    refresh removes its free slots (booked ones stay for the patients who hold them)."""
+    async with store.reading(EVERYTHING) as tx:
+        role = (await tx.read("PractitionerRole", entry.role_id)).resource()
+        schedule = (await tx.read("Schedule", entry.schedule_id)).resource()
+    await transaction(store, caller, [
+        (f"PractitionerRole/{entry.role_id}", _without_meta(role) | {"active": False}),
+        (f"Schedule/{entry.schedule_id}", _without_meta(schedule) | {"active": False}),
+    ])
+
+
+def _without_meta(resource: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in resource.items() if k != "meta"}
