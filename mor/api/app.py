@@ -34,9 +34,12 @@ from mor.services.bulk_import import BulkImport
 from mor.services.identity_checks import IdentityChecks
 from mor.services.messaging import senders
 from mor.services.registration import Registrations
+from mor.services.scheduling.reminders import Reminders
 from mor.web.admin_centres import CentreAdminPages
 from mor.web.booking import BookingPages
+from mor.web.dates import default_era, long_day
 from mor.web.day_list import DayListPages
+from mor.web.i18n import translations
 from mor.web.identity_checks import IdentityCheckPages
 from mor.web.registering import Registering
 from mor.web.sharing import SharingPages
@@ -67,6 +70,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     sharing = SharingPages(store, sign_in)
     identity_checks = IdentityCheckPages(IdentityChecks(store, Accounts(engine)), sign_in)
     booking = BookingPages(store, sign_in, settings.zone)
+    reminders = Reminders(store, email, sms, settings.zone,
+                          lambda language, text: str(translations(language).gettext(text)),
+                          lambda moment, language: long_day(moment.date(), language,
+                                                            default_era(language)),
+                          settings.base_url and settings.base_url + "/appointments",
+                          settings.language)
     day_list = DayListPages(store, sign_in, settings.zone)
     centre_admin = CentreAdminPages(store, sign_in, settings.zone, settings.language)
 
@@ -74,7 +83,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         workers = [asyncio.create_task(export.run_forever(), name="bulk-export"),
                    asyncio.create_task(importer.run_forever(), name="bulk-import"),
-                   asyncio.create_task(purge_forever(engine), name="purge-expired")]
+                   asyncio.create_task(purge_forever(engine), name="purge-expired"),
+                   asyncio.create_task(reminders.run_forever(), name="reminders")]
         try:
             yield
         finally:

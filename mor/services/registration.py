@@ -51,6 +51,8 @@ class Details:
     document_kind: str
     document_number: str
     document_country: str | None = None
+    # The language they registered in (BCP 47: th, lo, en): mor writes to them in it.
+    language: str | None = None
 
     @property
     def is_email(self) -> bool:
@@ -77,7 +79,7 @@ class Registrations:
         contact = _contact(details.contact)
         details = Details(details.given.strip(), details.family.strip(), details.birth_date,
                           contact, details.document_kind, details.document_number,
-                          details.document_country)
+                          details.document_country, details.language)
         if not details.given or not details.family:
             raise RegistrationError(N_("Give your given name and family name"))
         _check_birth_date(details.birth_date)
@@ -149,6 +151,9 @@ class Registrations:
                 "name": [{"use": "official", "family": details.family,
                           "given": details.given.split()}],
                 "birthDate": details.birth_date, "telecom": [telecom]}
+            if details.language:
+                patient["communication"] = [{"preferred": True, "language": {"coding": [
+                    {"system": "urn:ietf:bcp:47", "code": details.language}]}}]
             stored = await tx.create(patient)
             return stored.id
 

@@ -23,6 +23,10 @@ def era_of(request: Request, language: str) -> str:
     asked = request.query_params.get("era") or request.cookies.get(ERA_COOKIE)
     if asked in ERAS:
         return asked
+    return default_era(language)
+
+
+def default_era(language: str) -> str:
     return "be" if language == "th" else "ce"
 
 

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 from mor.services.messaging import SendFailed
 from mor.services.registration import Details, Message, RegistrationError, Registrations
 from mor.web.form_tokens import form_token, form_token_matches, keep_form_token
-from mor.web.i18n import N_
+from mor.web.i18n import N_, language_of
 from mor.web.rendering import gettext, render
 from mor.web.signin import lang_url
 
@@ -43,7 +43,8 @@ class Registering:
                 request, "The form expired; please sign in again."))
         details = Details(values["given"], values["family"], values["birth_date"],
                           values["contact"], values["document_kind"],
-                          values["document_number"], values["document_country"] or None)
+                          values["document_number"], values["document_country"] or None,
+                          language_of(request))
         message = Message(gettext(request, _SUBJECT), gettext(request, _TEXT))
         try:
             registration_id = await self.registrations.start(

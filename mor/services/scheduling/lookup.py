@@ -15,7 +15,8 @@ MOST: Final = 10_000
 
 async def find(tx: Transaction, resource_type: str, params: list[tuple[str, str]],
                limit: int = MOST) -> list[dict[str, Any]]:
-    query = compile_search(resource_type, params).query
+    # Strict: a parameter mor does not know is a mistake here, never a search for everything.
+    query = compile_search(resource_type, params, strict=True).query
     found = await tx.read_many(await tx.find(query, limit=limit))
     return [stored.resource() for stored in found]
 
