@@ -71,7 +71,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
     # No rate limit: the suite is one client sending thousands of requests.
     return Settings(database_url=database_url, max_body_bytes=64 * 1024 * 1024,
                     export_dir=tmp_path_factory.mktemp("exports"), rate_limit_per_minute=0,
-                    secret_key_file=tmp_path_factory.mktemp("keys") / "secret.key")
+                    secret_key_file=tmp_path_factory.mktemp("keys") / "secret.key",
+                    outbox_dir=tmp_path_factory.mktemp("outbox"))
 
 
 @pytest.fixture(scope="session")
@@ -178,7 +179,8 @@ def live_server(settings: Settings) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "MOR_DATABASE_URL": settings.database_url,
            "MOR_EXPORT_DIR": str(settings.export_dir), "MOR_RATE_LIMIT": "0",
-           "MOR_SECRET_KEY_FILE": str(settings.secret_key_file)}
+           "MOR_SECRET_KEY_FILE": str(settings.secret_key_file),
+           "MOR_OUTBOX_DIR": str(settings.outbox_dir)}
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "mor.api.app:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
