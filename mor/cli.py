@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from mor.cli_access import client_app, user_app
+from mor.cli_demo import demo
 from mor.cli_support import console, settings_or_exit
 from mor.config import Settings
 
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="Manage the database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 app.add_typer(client_app, name="client")
+app.command("demo")(demo)
 
 
 @app.command()
