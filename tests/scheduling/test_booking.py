@@ -21,7 +21,7 @@ from mor.services.scheduling.booking import (
     reschedule,
 )
 from mor.services.scheduling.offered import ClosedDay, Service, save_service
-from mor.services.scheduling.rosters import Shift
+from mor.services.scheduling.rosters import RosterError, Shift, save_roster_entry
 from mor.services.scheduling.slots import refresh_slots
 from tests.scheduling.centre import BANGKOK, EVERY_DAY, make_centre, patient_caller
 
@@ -191,3 +191,17 @@ async def test_a_hundred_patients_pressing_book_at_once_make_one_booking(
     assert found["total"] == 1
     async with store.reading(EVERYTHING) as tx:
         assert (await tx.read("Slot", slot.slot_id)).resource()["status"] == "busy"
+
+
+async def test_a_clinician_is_never_rostered_in_two_clinics_at_once(
+        client: httpx.AsyncClient) -> None:
+    store = await store_of(client)
+    made = await make_centre(store)  # the doctor: every day 09:00-10:00
+    skin = await save_service(store, made.admin, Service(
+        "", made.centre.id, made.centre.location_id, "skin", 20, 1))
+    with pytest.raises(RosterError, match="on the roster at that time"):
+        await save_roster_entry(store, made.admin, skin, made.roster.practitioner_id,
+                                (Shift(("mon",), time(9, 30), time(11)),))
+    later = await save_roster_entry(store, made.admin, skin, made.roster.practitioner_id,
+                                    (Shift(("mon",), time(10), time(11)),))
+    assert later.service_id == skin.id

@@ -62,6 +62,7 @@ async def test_each_appointment_is_reminded_once_in_the_patients_language(
     assert await reminders(store, sms).send_due(day_before) == 1
     assert await reminders(store, sms).send_due(day_before) == 0
     (to, subject, text), = sms.sent
+    assert subject == "ນັດຂອງທ່ານມື້ອື່ນ"
     assert to == "+856 20 5555 1234"
     assert "ກວດພະຍາດທົ່ວໄປ" in text and "09:00" in text  # general practice, in Lao
     assert "https://mor.test/appointments" in text

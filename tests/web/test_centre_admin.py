@@ -56,7 +56,7 @@ async def test_an_admin_sets_up_a_centre_whose_slots_patients_then_see(
             "end": "14:00"})
         assert rostered.status_code == 303
         page = (await http.get(rostered.headers["location"])).text
-        assert "Nurse Pranee" in page and "13:00–14:00" in page
+        assert "Nurse Pranee" in page and "13:00\N{EN DASH}14:00" in page
 
         # A patient, not signed in, sees the new times at once, in Thai.
         async with browser(app, "th") as patient:

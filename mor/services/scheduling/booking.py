@@ -24,12 +24,12 @@ from mor.fhir.access_records import record_with_write
 from mor.fhir.errors import Gone, NotFound, PreconditionFailed
 from mor.fhir.permissions import Access
 from mor.fhir.store import Store, Transaction
-from mor.fhir.timestamps import now_micros
+from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
 from mor.services.scheduling.codes import SERVICE_KINDS_SYSTEM
-from mor.services.scheduling.lookup import find, reference_id
-from mor.services.scheduling.offered import MAX_SLOT_MINUTES
+from mor.services.scheduling.lookup import find, keys_in_order, reference_id
+from mor.services.scheduling.offered import MAX_SLOT_MINUTES, get_service
 
 # What a patient is shown when the time they chose went: enough to choose again.
 NEXT_FREE_SHOWN: Final = 6
@@ -93,19 +93,24 @@ async def free_times(store: Store, service_id: str, start: datetime, end: dateti
     schedules = await schedules_of(store, service_id)
     if not schedules:
         return []
+    service = await get_service(store, service_id)
     params = [("schedule", ",".join(f"Schedule/{s}" for s in schedules)),
               ("status", "free"), ("start", f"ge{start.isoformat()}"),
               ("start", f"lt{end.isoformat()}"), ("_sort", "start")]
+    # Only keys and start times: a centre's four weeks hold thousands of free slots, of
+    # which a page shows one per time.
+    first_at: dict[int, int] = {}
     async with store.reading(EVERYTHING) as tx:
-        slots = await find(tx, "Slot", params)
-    times: dict[str, FreeTime] = {}
-    for slot in slots:
-        if slot["start"] not in times:
-            times[slot["start"]] = FreeTime(datetime.fromisoformat(slot["start"]),
-                                            datetime.fromisoformat(slot["end"]), slot["id"])
-            if limit is not None and len(times) >= limit:
-                break
-    return list(times.values())
+        for pk, micros in await keys_in_order(tx, "Slot", params):
+            if micros not in first_at:
+                first_at[micros] = pk
+                if limit is not None and len(first_at) >= limit:
+                    break
+        ids = await tx.ids(list(first_at.values()))
+    length = timedelta(minutes=service.slot_minutes)
+    zone = start.tzinfo
+    return [FreeTime(at, at + length, ids[pk]) for micros, pk in first_at.items()
+            if pk in ids for at in [datetime.fromtimestamp(micros / 1_000_000, zone)]]
 
 
 async def book(store: Store, caller: Principal, patient_id: str, slot_id: str) -> Booking:
@@ -312,7 +317,7 @@ async def _appointment(tx: Transaction, patient_id: str, slot_id: str, slot: dic
         "slot": [{"reference": f"Slot/{slot_id}"}],
         "start": slot["start"], "end": slot["end"],
         "minutesDuration": int((end - start).total_seconds() // 60),
-        "created": date.today().isoformat(),
+        "created": instant_from_micros(now_micros()),
         "participant": [
             {"actor": {"reference": f"Patient/{patient_id}"}, "required": "required",
              "status": "accepted"},

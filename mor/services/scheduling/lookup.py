@@ -21,6 +21,14 @@ async def find(tx: Transaction, resource_type: str, params: list[tuple[str, str]
     return [stored.resource() for stored in found]
 
 
+async def keys_in_order(tx: Transaction, resource_type: str, params: list[tuple[str, str]]
+                        ) -> list[tuple[int, Any]]:
+    """The matches' store keys with the value of their first ``_sort`` key, in order,
+    without reading the resources: what a page of times needs of thousands of slots."""
+    query = compile_search(resource_type, params, strict=True).query
+    return [(row[0], row[1]) for row in await tx.rows(query)]
+
+
 def reference_id(reference: Any, resource_type: str) -> str | None:
     """The id in ``{"reference": "Type/id"}``, if it names a resource of that type."""
     text = (reference or {}).get("reference", "") if isinstance(reference, dict) else ""

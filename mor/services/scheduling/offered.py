@@ -10,6 +10,7 @@ from typing import Any, Final
 from mor.fhir.permissions import Caller
 from mor.fhir.store import Store, new_id
 from mor.fhir.visibility import EVERYTHING
+from mor.messages import N_
 from mor.services.fhir_calls import transaction
 from mor.services.scheduling.codes import (
     SERVICE_KINDS,
@@ -77,9 +78,9 @@ async def save_service(store: Store, caller: Caller, service: Service) -> Servic
         raise ValueError(f"{service.kind!r} is not a kind of service; the kinds are "
                          f"{', '.join(SERVICE_KINDS)}")
     if not 5 <= service.slot_minutes <= MAX_SLOT_MINUTES:
-        raise ValueError("A slot lasts from 5 minutes to 4 hours")
+        raise ValueError(N_("A slot lasts from 5 minutes to 4 hours"))
     if not 1 <= service.capacity <= 50:
-        raise ValueError("A slot takes from 1 to 50 patients")
+        raise ValueError(N_("A slot takes from 1 to 50 patients"))
     saved = Service(service.id or new_id(), service.centre_id, service.location_id,
                     service.kind, service.slot_minutes, service.capacity,
                     tuple(sorted(service.closed, key=lambda c: c.day)), service.active)

@@ -13,6 +13,7 @@ from typing import Any
 from mor.fhir.permissions import Caller
 from mor.fhir.store import Store, new_id
 from mor.fhir.visibility import EVERYTHING
+from mor.messages import N_
 from mor.services.fhir_calls import transaction
 from mor.services.scheduling.codes import DAYS_OF_WEEK, SERVICE_KINDS, SERVICE_KINDS_SYSTEM
 from mor.services.scheduling.lookup import find, reference_id
@@ -80,23 +81,26 @@ async def save_roster_entry(store: Store, caller: Caller, service: Service,
     """Add (``entry`` None) or change a roster entry, as ``caller``; then make its slots
     with :func:`mor.services.scheduling.slots.refresh_slots`."""
     if not shifts:
-        raise RosterError("Give the days and hours this clinician offers the service")
+        raise RosterError(N_("Give the days and hours this clinician offers the service"))
     for shift in shifts:
         if not shift.days or any(d not in DAYS_OF_WEEK for d in shift.days):
-            raise RosterError("Choose at least one day of the week for each shift")
+            raise RosterError(N_("Choose at least one day of the week for each shift"))
         if shift.end <= shift.start:
-            raise RosterError("A shift must end after it starts")
+            raise RosterError(N_("A shift must end after it starts"))
     async with store.reading(EVERYTHING) as tx:
         practitioners = await find(tx, "Practitioner", [("_id", practitioner_id)], limit=1)
         roles = await find(tx, "PractitionerRole", [
-            ("practitioner", f"Practitioner/{practitioner_id}"),
-            ("organization", f"Organization/{service.centre_id}"), ("active", "true")])
+            ("practitioner", f"Practitioner/{practitioner_id}"), ("active", "true")])
     if not practitioners:
-        raise RosterError("There is no such clinician")
+        raise RosterError(N_("There is no such clinician"))
+    _check_free(shifts, [r for r in roles if r.get("healthcareService")
+                         and (entry is None or r["id"] != entry.role_id)])
+    roles = [r for r in roles if reference_id(r.get("organization"), "Organization")
+             == service.centre_id]
     codes = next((r["code"] for r in roles if r.get("code")), None)
     if codes is None:
-        raise RosterError("This clinician does not work at this health centre; add them "
-                          "to its staff first")
+        raise RosterError(N_("This clinician does not work at this health centre; add "
+                             "them to its staff first"))
     role_id = entry.role_id if entry else new_id()
     schedule_id = entry.schedule_id if entry else new_id()
     role = _role(practitioner_id, service, shifts, codes)
@@ -106,6 +110,18 @@ async def save_roster_entry(store: Store, caller: Caller, service: Service,
     ])
     return RosterEntry(schedule_id, role_id, practitioner_id,
                        practitioner_name(practitioners[0]), service.id, shifts)
+
+
+def _check_free(shifts: tuple[Shift, ...], rostered: list[dict[str, Any]]) -> None:
+    """A clinician is in one clinic at a time, at whichever centre."""
+    for role in rostered:
+        for other in shifts_of(role):
+            for shift in shifts:
+                if set(shift.days) & set(other.days) and (
+                        shift.start < other.end and other.start < shift.end):
+                    raise RosterError(N_("This clinician is on the roster at that time "
+                                         "already; take that entry off first or choose "
+                                         "other hours"))
 
 
 def shifts_of(role: dict[str, Any]) -> tuple[Shift, ...]:

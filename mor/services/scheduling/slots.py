@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 
 from mor.fhir.store import Store, prepare_new
 from mor.fhir.visibility import EVERYTHING
+from mor.services.scheduling.codes import DAYS_OF_WEEK
 from mor.services.scheduling.lookup import find, reference_id
 from mor.services.scheduling.offered import Service, get_service
 from mor.services.scheduling.rosters import Shift, shifts_of
 
 DEFAULT_HORIZON_DAYS: Final = 28
-_DAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,7 @@ def planned_slots(schedule_id: str, shifts: tuple[Shift, ...], service: Service,
         if service.is_closed(day):
             continue
         for shift in shifts:
-            if _DAYS[day.weekday()] not in shift.days:
+            if DAYS_OF_WEEK[day.weekday()] not in shift.days:
                 continue
             start = datetime.combine(day, shift.start, zone)
             end_of_shift = datetime.combine(day, shift.end, zone)
