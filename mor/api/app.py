@@ -35,6 +35,7 @@ from mor.services.identity_checks import IdentityChecks
 from mor.services.messaging import senders
 from mor.services.registration import Registrations
 from mor.services.scheduling.reminders import Reminders
+from mor.services.scheduling.slots import keep_ahead_forever
 from mor.web.admin_centres import CentreAdminPages
 from mor.web.booking import BookingPages
 from mor.web.dates import default_era, long_day
@@ -84,7 +85,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         workers = [asyncio.create_task(export.run_forever(), name="bulk-export"),
                    asyncio.create_task(importer.run_forever(), name="bulk-import"),
                    asyncio.create_task(purge_forever(engine), name="purge-expired"),
-                   asyncio.create_task(reminders.run_forever(), name="reminders")]
+                   asyncio.create_task(reminders.run_forever(), name="reminders"),
+                   asyncio.create_task(keep_ahead_forever(store, settings.zone),
+                                       name="slots-ahead")]
         try:
             yield
         finally:

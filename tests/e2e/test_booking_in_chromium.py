@@ -17,10 +17,11 @@ from starlette.applications import Starlette
 from mor.auth.roles import Role
 from mor.config import Settings
 from mor.services.demo.generate import thai_national_id
+from mor.services.scheduling.centres import CentreDetails
 from mor.services.staff import add_account
 from tests.auth.people import PASSWORD
 from tests.e2e.conftest import check_accessibility, screenshot
-from tests.scheduling.centre import make_centre
+from tests.scheduling.centre import bang_rak, make_centre
 
 # What each language calls things, so the test reads the pages as their users do.
 WORDS = {
@@ -120,6 +121,32 @@ async def test_register_sign_in_book_move_and_cancel(
     await page.locator(".appointment button", has_text=words["cancel"]).first.click()
     await expect(page.locator("[role=status]")).to_contain_text(words["cancelled"])
     await check_accessibility(page)
+    await page.goto("/account/sharing")
+    await check_accessibility(page)
+
+
+async def sign_in_staff(page: Page, username: str, next_url: str) -> None:
+    """Password, then the authenticator app, enrolled on the way as at a first sign-in."""
+    await page.goto("/auth/login?next=" + next_url)
+    await page.fill("[name=username]", username)
+    await page.fill("[name=password]", PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/auth/totp**")
+    await check_accessibility(page)  # the enrolment page, with its QR code
+    secret = await page.locator("[name=secret]").input_value()
+    await page.fill("[name=code]", pyotp.TOTP(secret).now())
+    await page.locator("form [type=submit]").click()
+    await page.wait_for_url("**" + next_url)
+
+
+async def test_the_staff_pages_work_in_chromium(page: Page, app: Starlette) -> None:
+    made = await make_centre(app.state.store)
+    await sign_in_staff(page, made.doctor_username, "/staff/today")
+    await expect(page.locator("h1")).to_have_text("Bang Rak Health Centre")
+    await check_accessibility(page)
+    await screenshot(page, "day-list-phone")
+    await page.goto("/staff/identity-checks")
+    await check_accessibility(page)
 
 
 async def test_an_admin_sets_up_a_centre_and_roster_and_a_patient_sees_the_times(
@@ -127,14 +154,9 @@ async def test_an_admin_sets_up_a_centre_and_roster_and_a_patient_sees_the_times
     store = app.state.store
     admin = f"city.admin.{random.randrange(10**6)}"
     await add_account(store, admin, PASSWORD, Role.CITY_ADMIN)
-    await page.goto("/auth/login?next=/admin/centres/new")
-    await page.fill("[name=username]", admin)
-    await page.fill("[name=password]", PASSWORD)
-    await page.keyboard.press("Enter")
-    secret = await page.locator("[name=secret]").input_value()
-    await page.fill("[name=code]", pyotp.TOTP(secret).now())
-    await page.locator("form [type=submit]").click()
-    await page.wait_for_url("**/admin/centres/new")
+    await sign_in_staff(page, admin, "/admin/centres")
+    await check_accessibility(page)
+    await page.locator("a[href='/admin/centres/new']").click()
     await check_accessibility(page)
     await page.fill("[name=name_th]", "ศูนย์บริการสาธารณสุข จตุจักร")
     await page.fill("[name=name_en]", "Chatuchak Health Centre")
@@ -174,3 +196,48 @@ async def test_an_admin_sets_up_a_centre_and_roster_and_a_patient_sees_the_times
     await expect(visitor.locator("main .day").first).to_contain_text("13:30")
     await expect(visitor.locator("main")).not_to_contain_text("15:00")
     await patient.close()
+
+
+async def test_booking_by_keyboard_alone(page: Page, app: Starlette, settings: Settings
+                                         ) -> None:
+    made = await make_centre(app.state.store)
+    phone = await register(page, settings.outbox_dir, "en-US")
+    await page.goto("/auth/login?next=" + f"/book/{made.centre.id}/{made.service.id}")
+    await page.locator("[name=username]").focus()
+    await page.keyboard.type(phone)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"**/book/{made.centre.id}/{made.service.id}")
+    first = page.locator("main .day button[name=slot]").first
+    for _ in range(40):  # through the header's and the page's links to the first time
+        await page.keyboard.press("Tab")
+        if await first.evaluate("button => document.activeElement === button"):
+            break
+    else:
+        raise AssertionError("Tab never reached the first free time")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("[role=status]")).to_contain_text("Booked.")
+
+
+async def test_thai_and_lao_text_is_drawn_in_thai_and_lao_fonts(page: Page,
+                                                                app: Starlette) -> None:
+    lao = CentreDetails(names={"lo": "ສຸກສາລາ ຈັນທະບູລີ"}, districts={"lo": "ຈັນທະບູລີ"},
+                        address="", city="Vientiane", country="LA", language="lo")
+    thai = await make_centre(app.state.store, details=bang_rak())
+    laos = await make_centre(app.state.store, details=lao)
+    for centre, script in ((thai.centre.id, "Thai"), (laos.centre.id, "Lao")):
+        await page.goto(f"/book/{centre}?lang=" + ("th" if script == "Thai" else "lo"))
+        session = await page.context.new_cdp_session(page)
+        document = await session.send("DOM.getDocument")
+        heading = await session.send("DOM.querySelector", {
+            "nodeId": document["root"]["nodeId"], "selector": "h1"})
+        await session.send("CSS.enable")
+        fonts = await session.send("CSS.getPlatformFontsForNode",
+                                   {"nodeId": heading["nodeId"]})
+        families = [f["familyName"] for f in fonts["fonts"]]
+        # The glyphs came from fonts made for the script (Debian: TLWG's Loma and the
+        # like for Thai, Phetsarath OT for Lao), not from a fallback that draws boxes.
+        assert families and all(f not in ("DejaVu Sans", "Last Resort") for f in families), (
+            script, families)
+        await session.detach()

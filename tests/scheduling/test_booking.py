@@ -22,7 +22,7 @@ from mor.services.scheduling.booking import (
 )
 from mor.services.scheduling.offered import ClosedDay, Service, save_service
 from mor.services.scheduling.rosters import RosterError, Shift, save_roster_entry
-from mor.services.scheduling.slots import refresh_slots
+from mor.services.scheduling.slots import refresh_all, refresh_slots
 from tests.scheduling.centre import BANGKOK, EVERY_DAY, make_centre, patient_caller
 
 
@@ -205,3 +205,13 @@ async def test_a_clinician_is_never_rostered_in_two_clinics_at_once(
     later = await save_roster_entry(store, made.admin, skin, made.roster.practitioner_id,
                                     (Shift(("mon",), time(10), time(11)),))
     assert later.service_id == skin.id
+
+
+async def test_the_slots_move_on_with_the_days(client: httpx.AsyncClient) -> None:
+    store = await store_of(client)
+    made = await make_centre(store)
+    later = datetime.now(BANGKOK).date() + timedelta(days=10)
+    done = await refresh_all(store, zone=BANGKOK, today=later)
+    assert done.made == 10 * 4  # ten more days of 09:00-10:00 in 15-minute slots
+    far = datetime.combine(later + timedelta(days=27), time(0), BANGKOK)
+    assert len(await free_times(store, made.service.id, far, far + timedelta(days=1))) == 4

@@ -9,6 +9,8 @@ the administrator sees the bookings a change leaves outside the roster."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final
@@ -22,6 +24,8 @@ from mor.services.scheduling.offered import Service, get_service
 from mor.services.scheduling.rosters import Shift, shifts_of
 
 DEFAULT_HORIZON_DAYS: Final = 28
+KEEP_AHEAD_SECONDS: Final = 6 * 3600
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,8 @@ async def refresh_slots(store: Store, schedule_id: str, *, zone: ZoneInfo,
                                              today, horizon_days, zone)} if active else {}
     since = datetime.combine(today, datetime.min.time(), zone).isoformat()
     async with store.writing(EVERYTHING) as tx:
+        # Every server process keeps the slots ahead (keep_ahead_forever): one at a time.
+        await tx.lock_criteria("Slot", f"schedule=Schedule/{schedule_id}")
         existing = await find(tx, "Slot", [("schedule", f"Schedule/{schedule_id}"),
                                            ("start", f"ge{since}")])
         have = {s["id"]: s for s in existing}
@@ -120,6 +126,32 @@ async def refresh_centre(store: Store, centre_id: str, *, zone: ZoneInfo,
                                    horizon_days=horizon_days)
         made, removed = made + done.made, removed + done.removed
     return Refreshed(made, removed)
+
+
+async def refresh_all(store: Store, *, zone: ZoneInfo, today: date | None = None,
+                      horizon_days: int = DEFAULT_HORIZON_DAYS) -> Refreshed:
+    """Refresh every active schedule of the city: the days ahead move on each day."""
+    async with store.reading(EVERYTHING) as tx:
+        schedules = await find(tx, "Schedule", [("active", "true")])
+    made = removed = 0
+    for schedule in schedules:
+        try:
+            done = await refresh_slots(store, schedule["id"], zone=zone, today=today,
+                                       horizon_days=horizon_days)
+        except LookupError:
+            continue  # a schedule of no roster entry (written by another system)
+        made, removed = made + done.made, removed + done.removed
+    return Refreshed(made, removed)
+
+
+async def keep_ahead_forever(store: Store, zone: ZoneInfo) -> None:
+    """Each few hours, the slots of the coming weeks for every roster entry."""
+    while True:
+        try:
+            await refresh_all(store, zone=zone)
+        except Exception:  # a failed round must not end the slots of the weeks ahead
+            log.exception("making the slots of the coming weeks failed; trying again later")
+        await asyncio.sleep(KEEP_AHEAD_SECONDS)
 
 
 def _slot(planned: PlannedSlot, schedule: dict[str, Any]) -> dict[str, Any]:
