@@ -32,13 +32,17 @@ from mor.services.scheduling.centres import (
 )
 from mor.services.scheduling.codes import SERVICE_KINDS
 from mor.services.scheduling.offered import Service, ServiceNotFound, get_service, services_of
+from mor.services.scheduling.slots import DEFAULT_HORIZON_DAYS
 from mor.web.dates import clock, era_of, long_day, short_day
 from mor.web.i18n import N_, language_of
 from mor.web.rendering import gettext, render
 from mor.web.signin import SignIn
 
-# Weeks ahead a patient can page through: the slots made so far (slots.py).
-WEEKS_SHOWN: Final = 4
+# Days on one page of free times: on a phone, a busy centre's three days are already
+# a hundred times to choose from (and a search of a few thousand slots).
+DAYS_SHOWN: Final = 3
+# Pages a patient can go through: the four weeks of slots made ahead (slots.py).
+PAGES: Final = -(-DEFAULT_HORIZON_DAYS // DAYS_SHOWN)
 # How a patient is told what became of an appointment (FHIR Appointment.status).
 _STATUSES: Final = {"booked": N_("Booked"), "arrived": N_("Arrived"),
                     "checked-in": N_("Checked in"), "fulfilled": N_("Attended"),
@@ -193,12 +197,12 @@ class BookingPages:
                      moving: Booking | None = None) -> Response:
         language = language_of(request)
         era = era_of(request, language)
-        week = _week(request)
+        shown = _page(request)
         today = datetime.now(self.zone).date()
         start = max(datetime.now(self.zone), datetime.combine(
-            today + timedelta(days=7 * week), datetime.min.time(), self.zone))
-        end = datetime.combine(today + timedelta(days=7 * (week + 1)), datetime.min.time(),
-                               self.zone)
+            today + timedelta(days=DAYS_SHOWN * shown), datetime.min.time(), self.zone))
+        end = datetime.combine(today + timedelta(days=DAYS_SHOWN * (shown + 1)),
+                               datetime.min.time(), self.zone)
         free = await booking.free_times(self.store, service.id, start, end)
         days: dict[date, list[tuple[str, str]]] = {}
         for time in free:
@@ -209,7 +213,7 @@ class BookingPages:
             request, "times.html", status, centre=centre, service=service,
             kind=gettext(request, SERVICE_KINDS[service.kind]),
             days=[Day(long_day(d, language, era), t) for d, t in sorted(days.items())],
-            week=week, weeks=WEEKS_SHOWN, error=error,
+            page=shown, pages=PAGES, error=error,
             next_free=[(short_day(t.start.astimezone(self.zone).date(), language, era),
                         clock(t.start, self.zone), t.slot_id) for t in next_free or ()],
             patient=patient, signed_in=session is not None,
@@ -300,9 +304,9 @@ class BookingPages:
         return (centre, service) if service.centre_id == centre.id else None
 
 
-def _week(request: Request) -> int:
-    raw = request.query_params.get("week", "0")
-    return min(int(raw), WEEKS_SHOWN - 1) if raw.isdigit() else 0
+def _page(request: Request) -> int:
+    raw = request.query_params.get("page", "0")
+    return min(int(raw), PAGES - 1) if raw.isdigit() else 0
 
 
 def _point(text: str) -> tuple[float, float] | None:
