@@ -11,15 +11,18 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from authlib.common.security import generate_token
 from playwright.async_api import Page, expect
 from starlette.applications import Starlette
 
+from mor.auth.clients import Clients
 from mor.auth.roles import Role
 from mor.config import Settings
 from mor.services.demo.generate import thai_national_id
 from mor.services.scheduling.centres import CentreDetails
 from mor.services.staff import add_account
 from tests.auth.people import PASSWORD
+from tests.auth.test_smart_app_launch import REDIRECT, AsyncOAuth2Client
 from tests.e2e.conftest import check_accessibility, screenshot
 from tests.scheduling.centre import bang_rak, make_centre
 
@@ -123,6 +126,22 @@ async def test_register_sign_in_book_move_and_cancel(
     await check_accessibility(page)
     await page.goto("/account/sharing")
     await check_accessibility(page)
+    await page.goto(await app_authorization_url(app))  # a SMART app asks for access
+    await expect(page.locator("main form")).to_be_visible()
+    await check_accessibility(page)
+
+
+async def app_authorization_url(app: Starlette) -> str:
+    """The address a registered SMART app sends a person to, to be let in."""
+    registered = await Clients(app.state.store.engine).add(
+        "My health diary", scope="launch/patient openid fhirUser patient/*.rs",
+        redirect_uris=(REDIRECT,))
+    oauth = AsyncOAuth2Client(registered.client.client_id, redirect_uri=REDIRECT,
+                              code_challenge_method="S256",
+                              scope="launch/patient patient/*.rs")
+    url, _ = oauth.create_authorization_url("http://mor.test/auth/authorize",
+                                            code_verifier=generate_token(48))
+    return url.removeprefix("http://mor.test")
 
 
 async def sign_in_staff(page: Page, username: str, next_url: str) -> None:
