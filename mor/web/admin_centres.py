@@ -347,5 +347,7 @@ def _coordinate(form: FormData, name: str, limit: float) -> float | None:
 
 def _message(request: Request, error: Exception) -> str:
     if isinstance(error, FhirError):
-        return str(error.diagnostics)
+        # The FHIR engine's own words, in English, framed in the page's language.
+        return gettext(request, "This could not be saved: {reason}").format(
+            reason=error.diagnostics)
     return gettext(request, str(error))

@@ -27,7 +27,7 @@ EVERY_DAY = DAYS_OF_WEEK
 
 
 @dataclass(frozen=True, slots=True)
-class TestCentre:
+class MadeCentre:
     centre: Centre
     service: Service
     roster: RosterEntry
@@ -52,7 +52,7 @@ async def admin_of(store: Store) -> Principal:
 
 async def make_centre(store: Store, *, shifts: tuple[Shift, ...] = (
         Shift(EVERY_DAY, time(9), time(10)),), slot_minutes: int = 15, capacity: int = 1,
-        details: CentreDetails | None = None) -> TestCentre:
+        details: CentreDetails | None = None) -> MadeCentre:
     admin = await admin_of(store)
     centre = await save_centre(store, admin, details or bang_rak())
     service = await save_service(store, admin, Service(
@@ -63,7 +63,7 @@ async def make_centre(store: Store, *, shifts: tuple[Shift, ...] = (
     practitioner = (account.fhir_user or "").removeprefix("Practitioner/")
     roster = await save_roster_entry(store, admin, service, practitioner, shifts)
     await refresh_slots(store, roster.schedule_id, zone=BANGKOK)
-    return TestCentre(centre, service, roster, admin, doctor)
+    return MadeCentre(centre, service, roster, admin, doctor)
 
 
 async def patient_caller(store: Store, *, verified: bool = True) -> tuple[Principal, str]:

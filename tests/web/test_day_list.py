@@ -15,11 +15,11 @@ from mor.fhir.visibility import EVERYTHING
 from mor.services.staff import add_account
 from tests.auth.people import PASSWORD
 from tests.conftest import empty_database
-from tests.scheduling.centre import BANGKOK, TestCentre, make_centre, patient_caller
+from tests.scheduling.centre import BANGKOK, MadeCentre, make_centre, patient_caller
 from tests.web.browser import browser, hidden, sign_in, sign_in_staff
 
 
-async def today_appointment(app: Starlette, made: TestCentre, at: time, name: str,
+async def today_appointment(app: Starlette, made: MadeCentre, at: time, name: str,
                             status: str = "booked") -> str:
     """An appointment at the centre today (made directly: today's slots may be past)."""
     store = app.state.store
