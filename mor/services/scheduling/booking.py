@@ -13,7 +13,7 @@ status history a FHIR client reads.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -67,11 +67,8 @@ class BookingRefused(Exception):
         self.reason = reason
 
 
-@dataclass
 class SlotTaken(BookingRefused):
     """Someone else booked the time first; ``next_free`` are the next free times."""
-
-    next_free: list[FreeTime] = field(default_factory=list)
 
     def __init__(self, next_free: list[FreeTime]) -> None:
         super().__init__(N_("Someone else has just booked this time. Here are the next "
