@@ -23,6 +23,7 @@ from mor.fhir.search import compile_search
 from mor.fhir.store import Store
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
+from mor.services.person_names import display_name
 
 # Staff who meet patients at a health centre's desk. Not pharmacists (the dispensary
 # window), nor the city admin (no patient details at all).
@@ -72,7 +73,7 @@ class IdentityChecks:
             # Read outside the FHIR API, so recorded here: each patient can see who saw them.
             await self.store.append(audit.patients_shown_event(
                 agent=agent, patients=sorted({a.fhir_user_id or "" for a, _ in shown})))
-        return [Waiting(a.id, _name(p), p.get("birthDate"), _documents(p)) for a, p in shown]
+        return [Waiting(a.id, display_name(p), p.get("birthDate"), _documents(p)) for a, p in shown]
 
     async def verify(self, staff: Principal, account_id: str, number: str) -> Account:
         """Verify the account if ``number`` is that of a document on its Patient."""
@@ -146,14 +147,6 @@ def _is_waiting(account: Account) -> bool:
 def _normalised(number: str) -> str:
     # What people type from a card: spaces and dashes between the groups of digits.
     return re.sub(r"[\s-]", "", number).upper()
-
-
-def _name(patient: dict[str, Any]) -> str:
-    names = [n for n in patient.get("name") or () if isinstance(n, dict)]
-    official = next((n for n in names if n.get("use") == "official"), names[0] if names else {})
-    text = official.get("text") or " ".join([*official.get("given", []),
-                                             official.get("family", "")])
-    return str(text).strip()
 
 
 def _documents(patient: dict[str, Any]) -> tuple[Document, ...]:

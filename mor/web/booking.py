@@ -83,15 +83,16 @@ class BookingPages:
 
     async def centres(self, request: Request) -> Response:
         language = language_of(request)
-        centres = await all_centres(self.store)
+        every = await all_centres(self.store)
+        centres = every
         district = request.query_params.get("district", "")
         near = _point(request.query_params.get("near", ""))
         if near is not None:
-            centres = nearest_first(centres, *near)
+            centres = nearest_first(every, *near)
         elif district:
-            centres = [c for c in centres if c.district(language) == district]
+            centres = [c for c in every if c.district(language) == district]
         return render(request, "centres.html", centres=centres,
-                      districts=districts(await all_centres(self.store), language),
+                      districts=districts(every, language),
                       district=district, near=near is not None)
 
     async def services(self, request: Request) -> Response:
@@ -228,7 +229,8 @@ class BookingPages:
         caller = await self._caller(request, account)
         mine = await booking.appointments_of(self.store, caller, account.fhir_user_id or "")
         now = datetime.now(self.zone)
-        shown = [await self._show(request, b) for b in mine]
+        places: dict[str, tuple[Service | None, Centre | None]] = {}
+        shown = [await self._show(request, b, places) for b in mine]
         upcoming = sorted((s for s in shown if s.booking.end >= now
                            and s.booking.status in booking.ACTIVE_STATUSES),
                           key=lambda s: s.booking.start)
@@ -246,14 +248,20 @@ class BookingPages:
                       statuses={k: gettext(request, v) for k, v in _STATUSES.items()},
                       csrf_token=session.csrf_token, verified=account.verified)
 
-    async def _show(self, request: Request, made: Booking) -> Shown:
+    async def _show(self, request: Request, made: Booking,
+                    places: dict[str, tuple[Service | None, Centre | None]]) -> Shown:
+        """One appointment as shown; ``places`` keeps the services and centres already
+        read, as a patient's appointments are mostly at one centre."""
         service = centre = None
-        if made.service_id:
+        if made.service_id and made.service_id not in places:
             try:
                 service = await get_service(self.store, made.service_id)
                 centre = await get_centre(self.store, service.centre_id)
             except (ServiceNotFound, CentreNotFound):
                 pass
+            places[made.service_id] = (service, centre)
+        if made.service_id:
+            service, centre = places[made.service_id]
         return self._shown(made, request, centre, service,
                            await booking.queue_position(self.store, made, self.zone))
 

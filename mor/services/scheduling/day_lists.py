@@ -24,6 +24,7 @@ from mor.fhir.permissions import Access
 from mor.fhir.store import Store
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
+from mor.services.person_names import display_name
 from mor.services.scheduling.booking import Booking, booking_of
 from mor.services.scheduling.centres import get_centre
 from mor.services.scheduling.lookup import find
@@ -78,7 +79,7 @@ async def day_list(store: Store, staff: Principal, centre_id: str, day: date,
         await store.append(audit.patients_shown_event(
             agent=audit.person_agent(staff.account.fhir_user, staff.account.username,
                                      staff.address), patients=patient_ids))
-    patient_names = {p["id"]: _patient_name(p) for p in patients}
+    patient_names = {p["id"]: display_name(p) for p in patients}
     clinician_names = {p["id"]: practitioner_name(p) for p in practitioners}
     return [Visit(b, patient_names.get(b.patient_id, ""),
                   clinician_names.get(b.practitioner_id or "", "")) for b in bookings]
@@ -111,17 +112,18 @@ async def mark(store: Store, staff: Principal, centre_id: str, appointment_id: s
 
 async def figures(store: Store, staff: Principal, centre_id: str, days: list[date],
                   zone: ZoneInfo) -> list[DayFigures]:
-    """Counts of the centre's appointments on each day: no names, so for the centre's
-    administrator too."""
+    """Counts of the centre's appointments on each of ``days`` (consecutive): no names, so
+    for the centre's administrator too. One search covers them all."""
     _check_works_at(staff, centre_id, _FIGURE_ROLES)
-    shown = []
-    for day in days:
-        counted = Counter(a["status"] for a in await _appointments(store, centre_id, day,
-                                                                   zone))
-        shown.append(DayFigures(day, counted["booked"] + counted["arrived"]
-                                + counted["checked-in"], counted["fulfilled"],
-                                counted["noshow"], counted["cancelled"]))
-    return shown
+    counted: dict[date, Counter[str]] = {day: Counter() for day in days}
+    if days:
+        for appointment in await _appointments(store, centre_id, days[0], zone,
+                                               days=len(days)):
+            day = datetime.fromisoformat(appointment["start"]).astimezone(zone).date()
+            if day in counted:
+                counted[day][appointment["status"]] += 1
+    return [DayFigures(day, c["booked"] + c["arrived"] + c["checked-in"], c["fulfilled"],
+                       c["noshow"], c["cancelled"]) for day, c in counted.items()]
 
 
 async def latest_change(store: Store, staff: Principal, centre_id: str, day: date,
@@ -133,15 +135,16 @@ async def latest_change(store: Store, staff: Principal, centre_id: str, day: dat
                            for a in appointments))
 
 
-async def _appointments(store: Store, centre_id: str, day: date, zone: ZoneInfo
-                        ) -> list[dict[str, Any]]:
+async def _appointments(store: Store, centre_id: str, day: date, zone: ZoneInfo, *,
+                        days: int = 1) -> list[dict[str, Any]]:
+    """The centre's appointments from the start of ``day`` for ``days`` days, by time."""
     centre = await get_centre(store, centre_id)
     begin = datetime.combine(day, datetime.min.time(), zone)
     async with store.reading(EVERYTHING) as tx:
         return await find(tx, "Appointment", [
             ("actor", f"Location/{centre.location_id}"),
             ("date", f"ge{begin.isoformat()}"),
-            ("date", f"lt{(begin + timedelta(days=1)).isoformat()}"), ("_sort", "date")])
+            ("date", f"lt{(begin + timedelta(days=days)).isoformat()}"), ("_sort", "date")])
 
 
 def _check_works_at(staff: Principal, centre_id: str, roles: frozenset[Role]) -> None:
@@ -149,10 +152,3 @@ def _check_works_at(staff: Principal, centre_id: str, roles: frozenset[Role]) ->
             centre_id not in centres_of(staff)):
         raise NotYourCentre(N_("This list is for the staff of this health centre"))
 
-
-def _patient_name(patient: dict[str, Any]) -> str:
-    for name in patient.get("name") or ():
-        text = name.get("text") or " ".join([*name.get("given", []), name.get("family", "")])
-        if text.strip():
-            return str(text).strip()
-    return ""

@@ -15,6 +15,7 @@ from mor.fhir.store import Store, new_id
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
 from mor.services.fhir_calls import transaction
+from mor.services.person_names import display_name
 from mor.services.scheduling.codes import DAYS_OF_WEEK, SERVICE_KINDS, SERVICE_KINDS_SYSTEM
 from mor.services.scheduling.lookup import find, reference_id
 from mor.services.scheduling.offered import Service
@@ -136,12 +137,7 @@ def shifts_of(role: dict[str, Any]) -> tuple[Shift, ...]:
 
 
 def practitioner_name(practitioner: dict[str, Any]) -> str:
-    for name in practitioner.get("name") or ():
-        text = name.get("text") or " ".join([*name.get("prefix", []), *name.get("given", []),
-                                            name.get("family", "")])
-        if text.strip():
-            return str(text).strip()
-    return str(practitioner.get("id", ""))
+    return display_name(practitioner, with_prefix=True) or str(practitioner.get("id", ""))
 
 
 def _role(practitioner_id: str, service: Service, shifts: tuple[Shift, ...],
