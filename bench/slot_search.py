@@ -28,6 +28,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fhir_crud import RESULTS, _commit, _database, _machine
 
+from mor.api import heap
 from mor.api.app import create_app
 from mor.auth.accounts import Accounts
 from mor.auth.callers import person_caller
@@ -106,6 +107,7 @@ async def _measure(backend: str, url: str, runs: int) -> list[tuple[str, float, 
     started = time.perf_counter()
     centre_id, service_id, slots = await build(app, settings)
     print(f"{backend}: {slots} slots made in {time.perf_counter() - started:.1f} s")
+    heap.settle()  # as the server's start-up does
     rows = []
     now = datetime.now(settings.zone)
     for label, days in (("free times, three days (a page)", 3), ("free times, one week", 7),

@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 import mor
+from mor.api import heap
 from mor.api.http_auth import BearerAuthentication, SmartEndpoints
 from mor.api.http_fhir import FhirEndpoint
 from mor.api.rate_limits import RateLimits
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        heap.settle()
         workers = [asyncio.create_task(export.run_forever(), name="bulk-export"),
                    asyncio.create_task(importer.run_forever(), name="bulk-import"),
                    asyncio.create_task(purge_forever(engine), name="purge-expired"),

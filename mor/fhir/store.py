@@ -274,16 +274,6 @@ class Transaction:
         self.touched.update((pk, stored.reference) for pk, stored in by_pk.items())
         return [by_pk[pk] for pk in pks if pk in by_pk]
 
-    async def ids(self, pks: Sequence[int]) -> dict[int, str]:
-        """The ids of resources by key, without reading their content: for callers that
-        need only to name a few of many matches (the free slots at each time, say)."""
-        if not pks:
-            return {}
-        rows = (await self.conn.execute(
-            select(resource.c.pk, resource.c.id).where(resource.c.pk.in_(list(pks)),
-                                                       self.visible()))).all()
-        return {row[0]: row[1] for row in rows}
-
     async def find(self, query: Select[Any], limit: int) -> list[int]:
         """Run a compiled search returning resource keys (see mor.fhir.search)."""
         rows = (await self.conn.execute(query.limit(limit))).all()

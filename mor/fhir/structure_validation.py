@@ -546,3 +546,21 @@ def _link(
             keys = tuple(key for name in variants for key in (name, "_" + name))
             required.append((prop, keys))
     target.required = tuple(required)
+
+
+def single_value_types(resource_type: str, path: tuple[str, ...]) -> frozenset[str] | None:
+    """The types the element at ``path`` (element names without ``[x]``, e.g.
+    ``("onset",)``) can have, if it and each element above it hold at most one value;
+    None if any of them repeats, or the path is not one of the resource's."""
+    current = _model().resources.get(resource_type)
+    found: list[_Element] = []
+    for step in path:
+        if current is None:
+            return None
+        variants = current.choices.get(f"{step}[x]")
+        found = ([current.elements[name] for name in variants] if variants
+                 else [current.elements[step]] if step in current.elements else [])
+        if not found or any(element.repeats for element in found):
+            return None
+        current = found[0].complex if len(found) == 1 else None
+    return frozenset(element.type_name for element in found) or None

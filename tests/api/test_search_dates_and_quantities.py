@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.searching import LOINC, UCUM, coding, ids, matches, put, search
+from tests.api.searching import LOINC, UCUM, all_pages, coding, ids, matches, put, search
 
 
 def _observation(id_: str, **fields: Any) -> dict[str, Any]:
@@ -246,3 +246,68 @@ async def test_composite_needs_every_component(client: httpx.AsyncClient) -> Non
                                 params={"component-code-value-quantity": "8480-6"})
     assert response.status_code == 400
     assert "joined by '$'" in response.text
+
+
+def _encounter(id_: str, start: str, end: str | None = None) -> dict[str, Any]:
+    period = {"start": start} | ({"end": end} if end else {})
+    return {"resourceType": "Encounter", "id": id_, "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                      "code": "AMB"}, "period": period}
+
+
+async def _visits(client: httpx.AsyncClient) -> None:
+    # Encounter.period holds one value per encounter, so bounds on "date" are tested on
+    # that one value together.
+    await put(client,
+              _encounter("late-evening", "2013-01-13T23:00:00Z", "2013-01-13T23:30:00Z"),
+              _encounter("morning", "2013-01-14T09:00:00Z", "2013-01-14T10:00:00Z"),
+              _encounter("afternoon", "2013-01-14T14:00:00Z", "2013-01-14T15:00:00Z"),
+              _encounter("stay", "2013-01-10", "2013-01-20"),
+              _encounter("ongoing", "2013-01-10"),
+              _encounter("next-day", "2013-01-15T08:00:00Z", "2013-01-15T08:20:00Z"))
+
+
+async def test_bounds_on_a_date_holding_one_value_find_what_each_bound_finds(
+    client: httpx.AsyncClient,
+) -> None:
+    await _visits(client)
+    pairs = [("ge2013-01-14", "lt2013-01-15"), ("gt2013-01-13", "le2013-01-14"),
+             ("ge2013-01-14T09:30:00Z", "le2013-01-14T14:30:00Z"), ("ge2013-01-11", "lt2013"),
+             ("eq2013-01", "lt2013-01-14"), ("sa2013-01-13", "eb2013-01-15T09:00:00Z")]
+    for first, second in pairs:
+        each = (await ids(client, "/Encounter", {"date": first})
+                & await ids(client, "/Encounter", {"date": second}))
+        both = await ids(client, "/Encounter", [("date", first), ("date", second)])
+        assert both == each, (first, second)
+    assert await ids(client, "/Encounter", [("date", "ge2013-01-14"),
+                                            ("date", "lt2013-01-15")]) == {
+        "morning", "afternoon", "stay", "ongoing"}
+
+
+async def test_a_range_of_one_date_sorted_by_it_pages_in_order(
+    client: httpx.AsyncClient,
+) -> None:
+    await _visits(client)
+    bounds = [("date", "ge2013-01-13"), ("date", "lt2013-01-16"), ("_count", "2")]
+    for sort, expected in [
+        ("date", ["stay", "ongoing", "late-evening", "morning", "afternoon", "next-day"]),
+        # Newest first goes by the end: the ongoing one has none, so ends last of all.
+        ("-date", ["ongoing", "stay", "next-day", "afternoon", "morning", "late-evening"]),
+    ]:
+        pages = await all_pages(client, "/Encounter", [*bounds, ("_sort", sort)])
+        assert [i for page in pages for i in matches(page)] == expected, sort
+        # A condition on the resource's own columns (_id) reads the same matches.
+        limited = await all_pages(client, "/Encounter", [
+            *bounds, ("_sort", sort), ("_id", ",".join(expected[1:]))])
+        assert [i for page in limited for i in matches(page)] == expected[1:], sort
+
+
+async def test_bounds_on_a_date_with_several_values_may_each_meet_another(
+    client: httpx.AsyncClient,
+) -> None:
+    # A Timing holds several dates: "after 1 March" and "before February" are each met by
+    # one of its events, and each parameter is a separate condition (search.html#combining).
+    await put(client, _observation("course", effectiveTiming={
+        "event": ["2013-01-05T08:00:00Z", "2013-03-05T08:00:00Z"]}))
+    assert await ids(client, "/Observation", [("date", "ge2013-03-01"),
+                                              ("date", "le2013-01-31")]) == {"course"}

@@ -65,7 +65,11 @@ filters = st.one_of(
               st.sampled_from(["su", "Suk", "SUK", "anh", "Ánh", "ใจ", "ພົມ", "k", "nm"])),
     st.tuples(st.just("active"), st.sampled_from(["true", "false"])),
 )
-searches = st.tuples(st.lists(filters, min_size=1, max_size=3),
+# Two bounds on birthdate (one value per patient) are tested on that value together.
+birth_bounds = st.lists(st.tuples(st.just("birthdate"), st.tuples(
+    st.sampled_from(PREFIXES), dates).map("".join)), min_size=2, max_size=2)
+searches = st.tuples(st.tuples(st.lists(filters, min_size=1, max_size=3),
+                               st.just([]) | birth_bounds).map(lambda f: f[0] + f[1]),
                      st.none() | st.sampled_from(["birthdate", "-birthdate", "family",
                                                   "-family", "family,-birthdate"]),
                      st.integers(1, 4))

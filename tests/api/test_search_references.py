@@ -143,3 +143,16 @@ async def test_bad_include_is_explained(client: httpx.AsyncClient) -> None:
     response = await client.get("/Observation", params={"_include": "Observation:status"})
     assert response.status_code == 400
     assert "not a reference parameter of Observation" in response.text
+
+
+async def test_several_references_in_one_value_find_any_of_them(
+    client: httpx.AsyncClient,
+) -> None:
+    await _records(client)
+    assert await ids(client, "/Observation", {"subject": "Patient/somchai,Patient/noy"}) == {
+        "bp-somchai", "glucose-somchai", "bp-noy"}
+    # Types mixed, a bare id and a reference nothing has: each is looked up as written.
+    assert await ids(client, "/Observation", {
+        "subject": "Location/ward,noy,Patient/nobody-here"}) == {"ward-census", "bp-noy"}
+    assert await ids(client, "/Observation", {"subject": "Location/somchai,Patient/ward"}) \
+        == set()

@@ -11,6 +11,7 @@ import pytest
 from mor.fhir.fhirpath import FhirPathError, compile_expression, root_identifier, split_union
 from mor.fhir.indexing import UNINDEXED_TYPES, UNSUPPORTED_EXPRESSIONS, WORD_PARAMETERS
 from mor.fhir.resource_types import RESOURCE_TYPES
+from mor.fhir.search.single_values import holds_one_date
 from mor.fhir.search_parameters import ALL_PARAMETERS, expression_for, parameters_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -147,3 +148,19 @@ def test_generated_data_matches_the_official_package(tmp_path: Path) -> None:
     assert generator.main([str(package), "--out", str(tmp_path)]) == 0
     for name in ("search_parameters.json", "resource_types.json", "element_types.json"):
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
+
+
+@pytest.mark.parametrize(("resource_type", "code", "one"), [
+    ("Slot", "start", True), ("Encounter", "date", True), ("Patient", "birthdate", True),
+    # onset[x] cast to two of its types is still one element.
+    ("Condition", "onset-date", True), ("Procedure", "date", True),
+    # effective[x] may be a Timing, indexed as one date per event.
+    ("Observation", "date", False),
+    ("MedicationRequest", "date", False),  # dosageInstruction repeats
+    ("Goal", "target-date", False),  # target repeats
+])
+def test_date_parameters_holding_one_value_per_resource_are_known(
+    resource_type: str, code: str, one: bool,
+) -> None:
+    definition = parameters_for(resource_type)[code]
+    assert holds_one_date([definition], (resource_type,)) is one

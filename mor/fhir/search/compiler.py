@@ -22,9 +22,11 @@ from mor.fhir.errors import BadRequest
 from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search.conditions import (
     Context,
+    DateBounds,
     Scope,
     Unsupported,
     condition,
+    one_date_in_bounds,
     select_type_condition,
 )
 from mor.fhir.search.includes import Include, parse_include
@@ -57,6 +59,8 @@ class CompiledSearch:
     summary: str | None = None
     elements: frozenset[str] | None = None
     includes: list[Include] = field(default_factory=list)
+    # Conditions (also in ``conditions``) that a sort on their parameter can join.
+    one_dates: list[DateBounds] = field(default_factory=list)
     # The parameters applied, for the Bundle's self and next links.
     applied: list[tuple[str, str]] = field(default_factory=list)
     # Parameters ignored under lenient handling, with the reason.
@@ -74,12 +78,14 @@ class CompiledSearch:
     @property
     def query(self) -> Select[Any]:
         """Matches in result order, starting after the cursor; resource key first."""
-        page: Select[Any] = ordered_page(self.conditions, self.sort, self.cursor)
+        page: Select[Any] = ordered_page(self.conditions, self.sort, self.cursor,
+                                         joinable=self.one_dates)
         return page
 
     def page(self, limit: int) -> Select[Any]:
         """The first ``limit`` rows of ``query``, read no further than they need."""
-        page: Select[Any] = ordered_page(self.conditions, self.sort, self.cursor, limit)
+        page: Select[Any] = ordered_page(self.conditions, self.sort, self.cursor, limit,
+                                         joinable=self.one_dates)
         return page.limit(limit)
 
 
@@ -104,6 +110,8 @@ def compile_search(
     context = context or Context()
     compiled = CompiledSearch(scope.types, [select_type_condition(scope), *extra])
     raw_cursor: str | None = None
+    bounds = _bounds_on_one_date(scope, params)
+    compiled.one_dates = [found[0] for found in bounds.values()]
     for name, value in params:
         base = name.partition(":")[0]
         try:
@@ -112,7 +120,12 @@ def compile_search(
             if base == "_cursor":
                 raw_cursor = value
                 continue
-            _apply(compiled, scope, context, name, base, value)
+            if name in bounds:
+                # All of this parameter's values are one condition, added once.
+                compiled.conditions.extend(b.condition for b in bounds.pop(name))
+                bounds[name] = []
+            else:
+                _apply(compiled, scope, context, name, base, value)
             compiled.applied.append((name, value))
         except Unsupported as reason:
             if strict:
@@ -124,6 +137,18 @@ def compile_search(
     if raw_cursor is not None:
         compiled.cursor = decode_cursor(raw_cursor, len(compiled.sort))
     return compiled
+
+
+def _bounds_on_one_date(scope: Scope, params: Sequence[tuple[str, str]]
+                        ) -> dict[str, list[DateBounds]]:
+    """For each date parameter given several times that holds one value per resource
+    (``start=ge...&start=lt...``), the one condition all its values make."""
+    values: dict[str, list[str]] = {}
+    for name, value in params:
+        if not name.startswith("_") and ":" not in name and "." not in name:
+            values.setdefault(name, []).append(value)
+    found = {name: one_date_in_bounds(scope, name, given) for name, given in values.items()}
+    return {name: [bounds] for name, bounds in found.items() if bounds is not None}
 
 
 def _checked_type(resource_type: str) -> str:

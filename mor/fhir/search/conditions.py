@@ -37,6 +37,7 @@ from mor.fhir import ucum
 from mor.fhir.errors import BadRequest
 from mor.fhir.indexing import UNSUPPORTED_EXPRESSIONS, normalize_string, text_words
 from mor.fhir.resource_types import RESOURCE_TYPES
+from mor.fhir.search.single_values import holds_one_date
 from mor.fhir.search.values import (
     date_value,
     number_range,
@@ -226,11 +227,33 @@ def _simple(scope: Scope, definition: SearchParameter, modifier: str, value: str
         clauses = [_token_value(table, modifier, part, definition, context)
                    for part in split_values(value)]
         return _exists(scope, table, param_name, or_(*clauses))
+    if param_type == "reference" and not modifier:
+        return _exists(scope, table, param_name,
+                       _references(table, split_values(value), definition))
     builder = _BUILDERS.get((table_key, modifier))
     if builder is None:
         raise Unsupported(f"the modifier ':{modifier}' is not supported on '{code}'")
     clauses = [builder(table, part, definition) for part in split_values(value)]
     return _exists(scope, table, param_name, or_(*clauses))
+
+
+def _references(table: FromClause, values: list[str], definition: SearchParameter
+                ) -> ColumnElement[bool]:
+    """Any of several references; those to one type as one ``IN`` list, which the index
+    on ``target_id`` answers with a lookup per id (an OR of twenty pairs read the
+    whole table on PostgreSQL)."""
+    by_type: dict[str, list[str]] = {}
+    others = []
+    for value in values:
+        segments = value.split("/")
+        if (not value.startswith(("http://", "https://", "urn:")) and len(segments) == 2
+                and segments[0] and segments[1]):
+            by_type.setdefault(segments[0], []).append(segments[1])
+        else:
+            others.append(_reference(table, value, definition))
+    grouped = [and_(table.c.target_type == kind, table.c.target_id.in_(ids))
+               for kind, ids in by_type.items()]
+    return or_(*grouped, *others)
 
 
 def _boolean(name: str, value: str) -> bool:
@@ -316,6 +339,36 @@ def _date(table: FromClause, value: str, definition: SearchParameter) -> ColumnE
     comparator, raw = prefix(value)
     low, high = date_value(definition.code, raw)
     return range_comparison(comparator, table.c.low, table.c.high, low, high)
+
+
+@dataclass(frozen=True, slots=True)
+class DateBounds:
+    """Bounds on a date parameter that holds one value per resource, tested on its one
+    index row: ``rows`` (an alias of the date index) where ``where`` holds."""
+
+    code: str
+    rows: FromClause
+    where: ColumnElement[bool]
+    condition: ColumnElement[bool]  # the same as a condition on the resource
+
+
+def one_date_in_bounds(scope: Scope, code: str, values: list[str]) -> DateBounds | None:
+    """``code=ge...&code=lt...`` as one condition on one index row, when the parameter
+    holds at most one date per resource (see :mod:`.single_values`); None otherwise,
+    for the values to be separate conditions."""
+    if len(values) < 2 or any(len(split_values(v)) != 1 for v in values):
+        return None
+    try:
+        definition = common_definition(scope, code)
+    except Unsupported:
+        return None
+    if scope.any_type or not holds_one_date(
+            [parameters_for(t)[code] for t in scope.types], scope.types):
+        return None
+    table = INDEX_TABLES["date"].alias()
+    bounds = and_(*(_date(table, value, definition) for value in values))
+    where = and_(_type_condition(table, scope), table.c.param == code, bounds)
+    return DateBounds(code, table, where, _exists(scope, table, code, bounds))
 
 
 def _number(table: FromClause, value: str, definition: SearchParameter) -> ColumnElement[bool]:

@@ -68,10 +68,14 @@ def range_comparison(
         return high_col > high
     if prefix == "lt":
         return low_col < low
+    # The bounds ``ge`` and ``le`` imply (a stored range never ends before it starts)
+    # are repeated outside the OR, where an index can start or stop at them.
     if prefix == "ge":
-        return or_(high_col > high, and_(low_col >= low, high_col <= high))
+        return and_(high_col >= low,
+                    or_(high_col > high, and_(low_col >= low, high_col <= high)))
     if prefix == "le":
-        return or_(low_col < low, and_(low_col >= low, high_col <= high))
+        return and_(low_col <= high,
+                    or_(low_col < low, and_(low_col >= low, high_col <= high)))
     if prefix == "sa":
         return low_col > high
     if prefix == "eb":

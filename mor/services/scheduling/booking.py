@@ -28,8 +28,8 @@ from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
 from mor.services.scheduling.codes import SERVICE_KINDS_SYSTEM
-from mor.services.scheduling.lookup import find, keys_in_order, reference_id
-from mor.services.scheduling.offered import MAX_SLOT_MINUTES, get_service
+from mor.services.scheduling.lookup import find, first_per_sort_value, reference_id
+from mor.services.scheduling.offered import MAX_SLOT_MINUTES, read_service
 
 # What a patient is shown when the time they chose went: enough to choose again.
 NEXT_FREE_SHOWN: Final = 6
@@ -78,8 +78,12 @@ class SlotTaken(BookingRefused):
 
 async def schedules_of(store: Store, service_id: str) -> list[str]:
     async with store.reading(EVERYTHING) as tx:
-        schedules = await find(tx, "Schedule", [
-            ("actor", f"HealthcareService/{service_id}"), ("active", "true")])
+        return await _active_schedules(tx, service_id)
+
+
+async def _active_schedules(tx: Transaction, service_id: str) -> list[str]:
+    schedules = await find(tx, "Schedule", [
+        ("actor", f"HealthcareService/{service_id}"), ("active", "true")])
     return [s["id"] for s in schedules]
 
 
@@ -87,27 +91,19 @@ async def free_times(store: Store, service_id: str, start: datetime, end: dateti
                      *, limit: int | None = None) -> list[FreeTime]:
     """The times a service has a free slot from ``start`` until ``end``, earliest first,
     one per time."""
-    schedules = await schedules_of(store, service_id)
-    if not schedules:
-        return []
-    service = await get_service(store, service_id)
-    params = [("schedule", ",".join(f"Schedule/{s}" for s in schedules)),
-              ("status", "free"), ("start", f"ge{start.isoformat()}"),
-              ("start", f"lt{end.isoformat()}"), ("_sort", "start")]
-    # Only keys and start times: a centre's four weeks hold thousands of free slots, of
-    # which a page shows one per time.
-    first_at: dict[int, int] = {}
     async with store.reading(EVERYTHING) as tx:
-        for pk, micros in await keys_in_order(tx, "Slot", params):
-            if micros not in first_at:
-                first_at[micros] = pk
-                if limit is not None and len(first_at) >= limit:
-                    break
-        ids = await tx.ids(list(first_at.values()))
+        service = await read_service(tx, service_id)
+        schedules = await _active_schedules(tx, service_id)
+        if not schedules:
+            return []
+        params = [("schedule", ",".join(f"Schedule/{s}" for s in schedules)),
+                  ("status", "free"), ("start", f"ge{start.isoformat()}"),
+                  ("start", f"lt{end.isoformat()}"), ("_sort", "start")]
+        firsts = await first_per_sort_value(tx, "Slot", params, limit=limit)
     length = timedelta(minutes=service.slot_minutes)
     zone = start.tzinfo
-    return [FreeTime(at, at + length, ids[pk]) for micros, pk in first_at.items()
-            if pk in ids for at in [datetime.fromtimestamp(micros / 1_000_000, zone)]]
+    return [FreeTime(at, at + length, slot_id) for slot_id, micros in firsts
+            for at in [datetime.fromtimestamp(micros / 1_000_000, zone)]]
 
 
 async def book(store: Store, caller: Principal, patient_id: str, slot_id: str) -> Booking:

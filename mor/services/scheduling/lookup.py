@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from sqlalchemy import func, select
+
+from mor.db.schema import resource
 from mor.fhir.search import compile_search
 from mor.fhir.store import Transaction
 
@@ -21,11 +24,18 @@ async def find(tx: Transaction, resource_type: str, params: list[tuple[str, str]
     return [stored.resource() for stored in found]
 
 
-async def keys_in_order(tx: Transaction, resource_type: str, params: list[tuple[str, str]]
-                        ) -> list[tuple[int, Any]]:
-    """The matches' store keys with the value of their first ``_sort`` key, in order,
-    without reading the resources: what a page of times needs of thousands of slots."""
-    query = compile_search(resource_type, params, strict=True).query
+async def first_per_sort_value(tx: Transaction, resource_type: str,
+                               params: list[tuple[str, str]], *, limit: int | None = None
+                               ) -> list[tuple[str, Any]]:
+    """For each value of the first ``_sort`` key among the matches, in order, that value
+    and the id of one match holding it, without reading the resources: what a page of
+    times needs of the thousands of slots a centre has free in four weeks."""
+    matches = compile_search(resource_type, params, strict=True).query.subquery()
+    value = matches.c[matches.c.keys()[1]]
+    firsts = select(func.min(matches.c.pk).label("pk"), value.label("value")
+                    ).group_by(value).order_by(value).limit(limit).subquery()
+    query = select(resource.c.id, firsts.c.value).join_from(
+        firsts, resource, resource.c.pk == firsts.c.pk).order_by(firsts.c.value)
     return [(row[0], row[1]) for row in await tx.rows(query)]
 
 

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any, Final
 
 from mor.fhir.permissions import Caller
-from mor.fhir.store import Store, new_id
+from mor.fhir.store import Store, Transaction, new_id
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
 from mor.services.fhir_calls import transaction
@@ -65,7 +65,12 @@ async def services_of(store: Store, centre_id: str, *, include_inactive: bool = 
 
 async def get_service(store: Store, service_id: str) -> Service:
     async with store.reading(EVERYTHING) as tx:
-        found = await find(tx, "HealthcareService", [("_id", service_id)], limit=1)
+        return await read_service(tx, service_id)
+
+
+async def read_service(tx: Transaction, service_id: str) -> Service:
+    """The service, read in a transaction the caller has open."""
+    found = await find(tx, "HealthcareService", [("_id", service_id)], limit=1)
     service = _service(found[0]) if found else None
     if service is None:
         raise ServiceNotFound(service_id)
