@@ -17,11 +17,15 @@
 | MOR_TIME_ZONE | the city's time zone (IANA name), for slots and the day's lists | Asia/Bangkok |
 | MOR_EMERGENCY_NUMBER | the city's emergency medical number, on every page | 1669 |
 | MOR_LANGUAGE | pages' language when the browser asks for none of th, lo, en | en |
+| MOR_ICE_URLS | video calls' STUN/TURN servers, comma-separated stun:/turn:/turns: URLs | (none) |
+| MOR_TURN_SECRET_FILE | file holding coturn's static-auth-secret; needed with turn: URLs | (none) |
+| MOR_TURN_TTL | seconds a browser's TURN credentials can start a relay | 3600 |
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +35,20 @@ DEFAULT_DATABASE_URL = "sqlite:///./mor-data/mor.db"
 
 class ConfigError(ValueError):
     """A setting in the environment has a value mor cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class IceSettings:
+    """The STUN and TURN servers a video call's browsers use (mor.services.video.ice)."""
+
+    urls: tuple[str, ...] = ()
+    # Kept out of repr, so it can never be printed or logged with the settings.
+    turn_secret: str | None = field(default=None, repr=False)
+    turn_ttl: int = 3600
+
+    @property
+    def has_turn(self) -> bool:
+        return any(_is_turn(url) for url in self.urls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +71,7 @@ class Settings:
     time_zone: str = "Asia/Bangkok"
     emergency_number: str = "1669"
     language: str = "en"
+    ice: IceSettings = field(default_factory=IceSettings)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -75,6 +94,7 @@ class Settings:
             time_zone=_time_zone(env.get("MOR_TIME_ZONE") or "Asia/Bangkok"),
             emergency_number=_phone_number(env.get("MOR_EMERGENCY_NUMBER") or "1669"),
             language=_language(env.get("MOR_LANGUAGE") or "en"),
+            ice=_ice(env),
         )
 
     @property
@@ -113,6 +133,57 @@ def _language(code: str) -> str:
     if code not in ("th", "lo", "en"):
         raise ConfigError(f"MOR_LANGUAGE must be th, lo or en, not {code!r}")
     return code
+
+
+# RFC 7064 and 7065: scheme, host (a name, an IPv4 address or a bracketed IPv6 one), an
+# optional port, and for TURN an optional transport.
+_ICE_URL = re.compile(
+    r"(?P<scheme>stun|turns?):(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])"
+    r"(?::(?P<port>[0-9]{1,5}))?(?P<query>\?transport=(?:udp|tcp))?")
+
+
+def _ice(env: dict[str, str]) -> IceSettings:
+    urls = tuple(url.strip() for url in (env.get("MOR_ICE_URLS") or "").split(",")
+                 if url.strip())
+    for url in urls:
+        _check_ice_url(url)
+    ttl = _positive_int(env, "MOR_TURN_TTL", 3600)
+    if not any(_is_turn(url) for url in urls):
+        return IceSettings(urls=urls, turn_ttl=ttl)
+    return IceSettings(urls=urls, turn_secret=_turn_secret(env.get("MOR_TURN_SECRET_FILE")),
+                       turn_ttl=ttl)
+
+
+def _check_ice_url(url: str) -> None:
+    match = _ICE_URL.fullmatch(url)
+    if match is None or (match["scheme"] == "stun" and match["query"]) or (
+            match["port"] and not 0 < int(match["port"]) < 65536):
+        raise ConfigError(f"MOR_ICE_URLS must list stun:, turn: or turns: URLs such as "
+                          f"stun:turn.example.org:3478 or turns:turn.example.org:5349, "
+                          f"not {url!r}")
+
+
+def _is_turn(url: str) -> bool:
+    return url.startswith(("turn:", "turns:"))
+
+
+def _turn_secret(path: str | None) -> str:
+    if not path:
+        raise ConfigError("MOR_ICE_URLS names a TURN server, so MOR_TURN_SECRET_FILE must "
+                          "name the file holding the secret coturn has as static-auth-secret")
+    try:
+        secret = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(f"MOR_TURN_SECRET_FILE {path} cannot be read "
+                          f"({error.strerror}); it must hold the secret coturn has as "
+                          f"static-auth-secret") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"MOR_TURN_SECRET_FILE {path} is not UTF-8 text; put the secret "
+                          f"coturn has as static-auth-secret in it, as text") from None
+    if not secret:
+        raise ConfigError(f"MOR_TURN_SECRET_FILE {path} is empty; put the secret coturn "
+                          f"has as static-auth-secret in it")
+    return secret
 
 
 def _positive_int(env: dict[str, str], name: str, default: int) -> int:

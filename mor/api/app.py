@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 import mor
@@ -37,6 +37,7 @@ from mor.services.messaging import senders
 from mor.services.registration import Registrations
 from mor.services.scheduling.reminders import Reminders
 from mor.services.scheduling.slots import keep_ahead_forever
+from mor.services.video.signalling import relay_for
 from mor.web.admin_centres import CentreAdminPages
 from mor.web.booking import BookingPages
 from mor.web.dates import default_era, long_day
@@ -46,6 +47,7 @@ from mor.web.identity_checks import IdentityCheckPages
 from mor.web.registering import Registering
 from mor.web.sharing import SharingPages
 from mor.web.signin import SignIn
+from mor.web.video import VideoPages
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
@@ -80,10 +82,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                           settings.language)
     day_list = DayListPages(store, sign_in, settings.zone)
     centre_admin = CentreAdminPages(store, sign_in, settings.zone, settings.language)
+    relay = relay_for(engine)
+    video = VideoPages(store, sign_in, relay, settings.ice, settings.zone)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         heap.settle()
+        await relay.start()
         workers = [asyncio.create_task(export.run_forever(), name="bulk-export"),
                    asyncio.create_task(importer.run_forever(), name="bulk-import"),
                    asyncio.create_task(purge_forever(engine), name="purge-expired"),
@@ -97,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            await relay.stop()
             await engine.dispose()
 
     async def about(request: Request) -> Response:
@@ -139,6 +145,21 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/staff/today/changes", day_list.changes, methods=["GET"]),
             Route("/staff/today/{appointment}", day_list.mark, methods=["POST"]),
             Route("/staff/identity-checks", identity_checks.verify, methods=["POST"]),
+            Route("/appointments/{appointment}/video", video.patient_page, methods=["GET"]),
+            Route("/staff/video", video.waiting_list, methods=["GET"]),
+            Route("/staff/video/changes", video.waiting_changes, methods=["GET"]),
+            Route("/video/walk-in", video.walk_in, methods=["POST"]),
+            Route("/video/{encounter}", video.call_page, methods=["GET"]),
+            Route("/video/{encounter}/admit", video.admit, methods=["POST"]),
+            Route("/video/{encounter}/hand-over", video.hand_over, methods=["POST"]),
+            Route("/video/{encounter}/end", video.end, methods=["POST"]),
+            Route("/video/{encounter}/state", video.state, methods=["GET"]),
+            Route("/video/{encounter}/ice", video.ice_servers, methods=["GET"]),
+            Route("/video/{encounter}/speed", video.speed, methods=["GET"]),
+            Route("/video/{encounter}/messages", video.messages, methods=["GET"]),
+            Route("/video/{encounter}/messages", video.post_message, methods=["POST"]),
+            Route("/video/{encounter}/photos/{binary}", video.photo, methods=["GET"]),
+            WebSocketRoute("/video/{encounter}/signal", video.signal),
             Route("/auth/login", sign_in.login_page, methods=["GET"]),
             Route("/auth/login", sign_in.login, methods=["POST"]),
             Route("/auth/totp", sign_in.totp_page, methods=["GET"]),

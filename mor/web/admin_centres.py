@@ -18,7 +18,7 @@ from mor.auth.callers import person_caller
 from mor.auth.policy import Principal
 from mor.auth.roles import Role
 from mor.auth.workplaces import practitioner_role
-from mor.fhir.errors import FhirError
+from mor.fhir.errors import Conflict, FhirError, PreconditionFailed
 from mor.fhir.store import Store, new_id
 from mor.services.fhir_calls import transaction
 from mor.services.scheduling.centres import (
@@ -346,8 +346,13 @@ def _coordinate(form: FormData, name: str, limit: float) -> float | None:
 
 
 def _message(request: Request, error: Exception) -> str:
+    if isinstance(error, PreconditionFailed | Conflict):
+        return gettext(request, "Someone else changed this centre at the same moment. "
+                                "Reload the page, check it and try again.")
     if isinstance(error, FhirError):
-        # The FHIR engine's own words, in English, framed in the page's language.
-        return gettext(request, "This could not be saved: {reason}").format(
+        # The form's own checks come first; what the FHIR engine still refuses is told in
+        # the page's language, with its own (English) words for whoever fixes it.
+        return gettext(request, "A value in the form is not accepted. Check the fields "
+                                "and try again. Details for support: {reason}").format(
             reason=error.diagnostics)
     return gettext(request, str(error))

@@ -120,17 +120,18 @@ class BookingPages:
             return _to_sign_in(request.url.path)
         caller = await self._caller(request, account)
         try:
+            how = "video" if form.get("how") == "video" else "centre"
             made = await booking.book(self.store, caller, account.fhir_user_id or "",
-                                      str(form.get("slot", "")))
+                                      str(form.get("slot", "")), video=how == "video")
         except SlotTaken as taken:
             return await self._times(request, centre, service, session=session,
                                      account=account, status=409,
                                      error=gettext(request, taken.reason),
-                                     next_free=taken.next_free)
+                                     next_free=taken.next_free, how=how)
         except BookingRefused as refused:
             return await self._times(request, centre, service, session=session,
                                      account=account, status=400,
-                                     error=gettext(request, refused.reason))
+                                     error=gettext(request, refused.reason), how=how)
         return RedirectResponse("/appointments?" + urlencode({"booked": made.appointment_id}),
                                 303)
 
@@ -195,7 +196,7 @@ class BookingPages:
     async def _times(self, request: Request, centre: Centre, service: Service, *,
                      session: Session | None, account: Account | None, status: int = 200,
                      error: str | None = None, next_free: list[FreeTime] | None = None,
-                     moving: Booking | None = None) -> Response:
+                     moving: Booking | None = None, how: str = "centre") -> Response:
         language = language_of(request)
         era = era_of(request, language)
         shown = _page(request)
@@ -222,7 +223,7 @@ class BookingPages:
             moving=self._shown(moving, request, centre, service) if moving else None,
             action=(f"/appointments/{moving.appointment_id}/reschedule" if moving
                     else request.url.path),
-            sign_in_url="/auth/login?" + urlencode({"next": request.url.path}))
+            sign_in_url="/auth/login?" + urlencode({"next": request.url.path}), how=how)
 
     async def _appointments(self, request: Request, session: Session, account: Account, *,
                             status: int = 200, error: str | None = None) -> Response:

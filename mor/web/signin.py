@@ -11,7 +11,7 @@ from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 
 from mor.auth import audit
@@ -220,8 +220,10 @@ class SignIn:
     async def _caller(self, request: Request, account: Account) -> Principal:
         return await person_caller(self.store, account, address=_address(request))
 
-    async def signed_in(self, request: Request) -> tuple[Session | None, Account | None]:
-        """The session and account of a fully signed-in person, or (None, None)."""
+    async def signed_in(self, request: HTTPConnection
+                        ) -> tuple[Session | None, Account | None]:
+        """The session and account of a fully signed-in person, or (None, None); for a
+        page's request or a WebSocket's."""
         session = await self.sessions.find(request.cookies.get(SESSION_COOKIE))
         if session is None or not session.complete:
             return None, None

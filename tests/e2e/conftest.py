@@ -7,6 +7,9 @@ Fixtures:
     browser_locale  the browser's language, "en" unless a test parametrizes it
     page            a new page in a new context (no cookies), phone-sized, on mor_site
 
+    async with watched_page(chromium, mor_site, locale) as page: ...
+                    another such page, for tests with several people at once
+
 Helpers (``from tests.e2e.conftest import check_accessibility, screenshot``):
     await check_accessibility(page)       fails on axe-core's serious or critical findings
     await screenshot(page, name, size)    docs/screenshots/<name>.png, "phone" or "desktop"
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -78,7 +82,16 @@ def browser_locale() -> str:
 async def page(chromium: Browser, mor_site: str, browser_locale: str) -> AsyncIterator[Page]:
     """A fresh phone-sized page; relative URLs go to mor. The test fails if the page logs
     an error (a missing stylesheet, a script the Content-Security-Policy blocked)."""
-    context = await chromium.new_context(base_url=mor_site, locale=browser_locale,
+    async with watched_page(chromium, mor_site, browser_locale) as opened:
+        yield opened
+
+
+@asynccontextmanager
+async def watched_page(chromium: Browser, mor_site: str, locale: str = "en",
+                       ) -> AsyncIterator[Page]:
+    """A page in a context of its own (its own cookies: one person), failing the test at
+    the end if it logged an error; for tests with several people at once."""
+    context = await chromium.new_context(base_url=mor_site, locale=locale,
                                          viewport=SIZES["phone"])
     context.set_default_timeout(TIMEOUT_MS)
     opened = await context.new_page()
@@ -98,8 +111,10 @@ async def page(chromium: Browser, mor_site: str, browser_locale: str) -> AsyncIt
     opened.on("console", on_console)
     opened.on("response", on_response)
     opened.on("pageerror", lambda error: errors.append(str(error)))
-    yield opened
-    await context.close()
+    try:
+        yield opened
+    finally:
+        await context.close()
     if errors:
         pytest.fail("The page logged errors:\n" + "\n".join(errors))
 

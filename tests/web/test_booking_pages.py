@@ -96,6 +96,35 @@ async def test_the_second_to_press_book_is_offered_the_next_free_times(
         assert slot not in slot_buttons(late.text)
 
 
+async def test_a_patient_chooses_a_video_consultation_and_keeps_it_when_moving(
+        app: Starlette) -> None:
+    await empty_database(app)
+    made = await make_centre(app.state.store)
+    times_url = f"/book/{made.centre.id}/{made.service.id}"
+    username = await patient(app)
+    async with browser(app) as http:
+        await sign_in(http, username, PASSWORD, times_url)
+        page = (await http.get(times_url)).text
+        assert 'name="how" value="video"' in page
+        first, second = slot_buttons(page)[:2]
+        booked = await http.post(times_url, data={
+            "slot": first, "how": "video", "csrf_token": hidden(page, "csrf_token")})
+        mine = (await http.get(booked.headers["location"])).text
+        assert "By video" in mine
+        appointment = re.search(r"/appointments/([^/]+)/reschedule", mine)
+        assert appointment is not None
+        moving = (await http.get(appointment.group(0))).text
+        assert 'name="how"' not in moving  # moving keeps how it was booked
+        await http.post(appointment.group(0), data={
+            "slot": second, "csrf_token": hidden(moving, "csrf_token")})
+    async with app.state.store.reading(EVERYTHING) as tx:
+        stored = (await tx.read("Appointment", appointment.group(1))).resource()
+    # As US Core's telehealth example says it: a SNOMED CT serviceType.
+    codes = {(c["system"], c["code"]) for t in stored["serviceType"] for c in t["coding"]}
+    assert ("http://snomed.info/sct", "448337001") in codes
+    assert stored["slot"] == [{"reference": f"Slot/{second}"}]
+
+
 async def test_nothing_is_booked_without_the_form_token(app: Starlette) -> None:
     await empty_database(app)
     made = await make_centre(app.state.store)

@@ -36,6 +36,10 @@ NEXT_FREE_SHOWN: Final = 6
 # Appointments that still take a place in the day.
 ACTIVE_STATUSES: Final = ("booked", "arrived", "checked-in")
 _CANCELLATION: Final = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason"
+# How an Appointment says it is by video, as US Core's telehealth example does: a
+# serviceType beside the service's own kind.
+TELEHEALTH: Final = {"system": "http://snomed.info/sct", "code": "448337001",
+                     "display": "Telehealth consultation with patient"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,7 @@ class Booking:
     practitioner_id: str | None
     slot_id: str | None
     kind: str | None  # the service kind, a key of SERVICE_KINDS
+    video: bool = False  # a video consultation (else at the centre)
 
 
 class BookingRefused(Exception):
@@ -106,15 +111,17 @@ async def free_times(store: Store, service_id: str, start: datetime, end: dateti
             for at in [datetime.fromtimestamp(micros / 1_000_000, zone)]]
 
 
-async def book(store: Store, caller: Principal, patient_id: str, slot_id: str) -> Booking:
-    """Book the slot for the patient; raises SlotTaken when it went meanwhile."""
+async def book(store: Store, caller: Principal, patient_id: str, slot_id: str, *,
+               video: bool = False) -> Booking:
+    """Book the slot for the patient, at the centre or by ``video``; raises SlotTaken when
+    it went meanwhile."""
     _check_may_book(caller, patient_id)
     try:
         async with store.writing(EVERYTHING) as tx:
             slot, version = await _free_slot(tx, slot_id)
             await _check_no_clash(tx, patient_id, slot, ignore=None)
             await _take(tx, slot_id, slot, version)
-            appointment = await _appointment(tx, patient_id, slot_id, slot)
+            appointment = await _appointment(tx, patient_id, slot_id, slot, video=video)
             stored = await tx.create(appointment)
             await _register_at_centre(tx, patient_id, appointment)
             await record_with_write(tx, caller, Access("POST", "Appointment", "", 201))
@@ -134,7 +141,8 @@ async def reschedule(store: Store, caller: Principal, patient_id: str,
             await _check_no_clash(tx, patient_id, slot, ignore=appointment_id)
             await _take(tx, slot_id, slot, version)
             await _free_slots_of(tx, appointment)
-            moved = await _appointment(tx, patient_id, slot_id, slot)
+            moved = await _appointment(tx, patient_id, slot_id, slot,
+                                       video=is_video(appointment))
             changed = {**appointment, **{k: moved[k] for k in (
                 "slot", "start", "end", "participant", "serviceType", "minutesDuration")}}
             changed.pop("meta", None)
@@ -207,7 +215,13 @@ def booking_of(appointment: dict[str, Any]) -> Booking:
             appointment["end"]),
         _first(actors, "Patient") or "", _first(actors, "HealthcareService"),
         _first(actors, "Location"), _first(actors, "Practitioner"),
-        slots[0] if slots else None, str(kinds[0]) if kinds else None)
+        slots[0] if slots else None, str(kinds[0]) if kinds else None,
+        is_video(appointment))
+
+
+def is_video(appointment: dict[str, Any]) -> bool:
+    return any(c.get("system") == TELEHEALTH["system"] and c.get("code") == TELEHEALTH["code"]
+               for t in appointment.get("serviceType") or () for c in t.get("coding") or ())
 
 
 def _first(references: list[Any], resource_type: str) -> str | None:
@@ -298,15 +312,16 @@ async def _check_no_clash(tx: Transaction, patient_id: str, slot: dict[str, Any]
             raise BookingRefused(N_("You already have an appointment at this time"))
 
 
-async def _appointment(tx: Transaction, patient_id: str, slot_id: str, slot: dict[str, Any]
-                       ) -> dict[str, Any]:
+async def _appointment(tx: Transaction, patient_id: str, slot_id: str, slot: dict[str, Any],
+                       *, video: bool) -> dict[str, Any]:
     schedule_id = reference_id(slot.get("schedule"), "Schedule") or ""
     schedule = (await tx.read("Schedule", schedule_id)).resource()
     actors = [a for a in schedule.get("actor") or () if isinstance(a, dict)]
     start, end = datetime.fromisoformat(slot["start"]), datetime.fromisoformat(slot["end"])
+    kinds = list(slot.get("serviceType") or schedule.get("serviceType") or [])
     return {
         "resourceType": "Appointment", "status": "booked",
-        "serviceType": slot.get("serviceType") or schedule.get("serviceType") or [],
+        "serviceType": kinds + ([{"coding": [TELEHEALTH]}] if video else []),
         "slot": [{"reference": f"Slot/{slot_id}"}],
         "start": slot["start"], "end": slot["end"],
         "minutesDuration": int((end - start).total_seconds() // 60),
