@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,14 @@ def live_headers(settings: Settings) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def live_server(settings: Settings) -> Iterator[str]:
     """mor running in a real uvicorn process on this database; yields its FHIR base URL."""
+    with running_mor(settings) as base:
+        yield base
+
+
+@contextmanager
+def running_mor(settings: Settings) -> Iterator[str]:
+    """A uvicorn process serving mor on the settings' database, until the block ends;
+    several at once are the processes of one city's deployment."""
     port = _free_port()
     env = {**os.environ, "MOR_DATABASE_URL": settings.database_url,
            "MOR_EXPORT_DIR": str(settings.export_dir), "MOR_RATE_LIMIT": "0",

@@ -28,6 +28,7 @@ from mor.services.scheduling.centres import (
     all_centres,
     districts,
     get_centre,
+    home_centre,
     nearest_first,
 )
 from mor.services.scheduling.codes import SERVICE_KINDS
@@ -244,8 +245,9 @@ class BookingPages:
         elif request.query_params.get("cancelled"):
             notice = gettext(request, "Your appointment has been cancelled; the time is "
                                       "free for someone else.")
+        home = await home_centre(self.store, account.fhir_user_id or "")
         return render(request, "appointments.html", status, upcoming=upcoming, past=past,
-                      notice=notice, error=error, signed_in=True,
+                      notice=notice, error=error, signed_in=True, home_centre=home,
                       statuses={k: gettext(request, v) for k, v in _STATUSES.items()},
                       csrf_token=session.csrf_token, verified=account.verified)
 

@@ -24,11 +24,15 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from mor.auth.accounts import Account
 from mor.auth.callers import person_caller
 from mor.auth.policy import Principal
-from mor.auth.roles import CLINICAL_ROLES
 from mor.fhir.store import Store
 from mor.services.scheduling import day_lists
 from mor.services.video import chat, consults
-from mor.services.video.consults import Consult, ConsultNotFound, ConsultRefused
+from mor.services.video.consults import (
+    CONSULTING_ROLES,
+    Consult,
+    ConsultNotFound,
+    ConsultRefused,
+)
 from mor.services.video.ice import IceSettings, ice_servers
 from mor.services.video.signalling import MessageTooLarge, Peer, Relay
 from mor.web.dates import clock
@@ -154,7 +158,7 @@ class VideoPages:
         consult = await self._joinable(caller, request.path_params["encounter"])
         if consult is None:
             return self._not_yours(request, csrf)
-        if caller.account is not None and caller.account.role in CLINICAL_ROLES:
+        if caller.account is not None and caller.account.role in CONSULTING_ROLES:
             colleagues = await consults.colleagues(self.store, caller, consult)
             return self._call_page(request, consult, csrf, role="clinician",
                                    colleagues=colleagues)
@@ -194,7 +198,8 @@ class VideoPages:
         caller = await self._json_caller(request)
         if isinstance(caller, Response):
             return caller
-        consult = await self._joinable(caller, request.path_params["encounter"])
+        consult = await self._joinable(caller, request.path_params["encounter"]) \
+            or await self._patients_own(caller, request.path_params["encounter"])
         if consult is None:
             return _json_refusal(request, 403)
         answer: dict[str, Any] = {"status": consult.status}
@@ -292,7 +297,7 @@ class VideoPages:
         account, caller = admitted
         encounter_id = socket.path_params["encounter"]
         room = _room(encounter_id)
-        role = "clinician" if account.role in CLINICAL_ROLES else "patient"
+        role = "clinician" if account.role in CONSULTING_ROLES else "patient"
         peer = Peer(secrets.token_urlsafe(9), role, socket.send_json)
         # Who else is in the room the browser learns from their answers to "peer-joined",
         # which reach every process; this one knows only its own sockets.
@@ -358,6 +363,16 @@ class VideoPages:
         except ConsultNotFound:
             return None
 
+    async def _patients_own(self, caller: Principal, encounter_id: str) -> Consult | None:
+        """A consult of the caller's own (or of someone they act for), joinable or not:
+        the patient's page learns that it ended."""
+        try:
+            consult = await consults.get_consult(self.store, encounter_id)
+        except ConsultNotFound:
+            return None
+        own = caller.account.fhir_user_id if caller.account else None
+        return consult if consult.patient_id in (own, *caller.proxies) else None
+
     async def _person(self, request: Request) -> tuple[Principal, str] | Response:
         session, account = await self.sign_in.signed_in(request)
         if session is None or account is None:
@@ -371,7 +386,7 @@ class VideoPages:
         if isinstance(found, Response):
             return found
         caller, csrf = found
-        if caller.account is None or caller.account.role not in CLINICAL_ROLES:
+        if caller.account is None or caller.account.role not in CONSULTING_ROLES:
             return render(request, "message.html", 403, signed_in=True, csrf_token=csrf,
                           heading=gettext(request, "This page is for doctors and nurses"),
                           text=gettext(request, "Doctors and nurses see the patients "

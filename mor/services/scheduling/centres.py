@@ -87,6 +87,21 @@ async def get_centre(store: Store, centre_id: str) -> Centre:
     return centre
 
 
+async def home_centre(store: Store, patient_id: str) -> Centre | None:
+    """The health centre a patient is registered with (``Patient.managingOrganization``,
+    set at their first booking), if any: where they join a same-day video queue."""
+    async with store.reading(EVERYTHING) as tx:
+        found = await find(tx, "Patient", [("_id", patient_id)], limit=1)
+    organization = reference_id(found[0].get("managingOrganization"), "Organization") \
+        if found else None
+    if organization is None:
+        return None
+    try:
+        return await get_centre(store, organization)
+    except CentreNotFound:
+        return None  # registered with an organization that is no health centre here
+
+
 async def save_centre(store: Store, caller: Caller, details: CentreDetails,
                       centre: Centre | None = None, *, active: bool = True) -> Centre:
     """Add a health centre, or change one: its Organization and Location in one
