@@ -702,7 +702,9 @@ async def _book_ahead(store: Store, city: City, patients: list[_Patient],
         if not times:
             continue
         try:
-            await book(store, caller, patient.id, rng.choice(times).slot_id)
+            # The featured patients' next visit is by video, for a newcomer to try.
+            await book(store, caller, patient.id, rng.choice(times).slot_id,
+                       video=patient.featured)
         except BookingRefused:
             continue  # a time they already have something at: they book another day
         booked += 1
