@@ -1,10 +1,11 @@
 """A minimal STUN/TURN client over UDP, enough to ask a real TURN server for a relay with
-long-term credentials: Binding (RFC 5389), Allocate and Refresh (RFC 5766), and the
-MESSAGE-INTEGRITY of RFC 5389 section 15.4.
+long-term credentials: Binding (RFC 5389); Allocate, Refresh and CreatePermission (RFC
+5766), signed with the MESSAGE-INTEGRITY of RFC 5389 section 15.4.
 
     client = TurnClient(("127.0.0.1", 3478))
     response = client.allocate(username, password)
     response.success, response.error_code, response.relayed_address
+    client.create_permission("198.51.100.7").success
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ MAGIC_COOKIE: Final = 0x2112A442
 BINDING: Final = 0x0001
 ALLOCATE: Final = 0x0003
 REFRESH: Final = 0x0004
+CREATE_PERMISSION: Final = 0x0008
 _SUCCESS: Final = 0x0100
-_ERROR: Final = 0x0110
 
 USERNAME: Final = 0x0006
 MESSAGE_INTEGRITY: Final = 0x0008
 ERROR_CODE: Final = 0x0009
 LIFETIME: Final = 0x000D
+XOR_PEER_ADDRESS: Final = 0x0012
 REALM: Final = 0x0014
 NONCE: Final = 0x0015
 XOR_RELAYED_ADDRESS: Final = 0x0016
@@ -91,6 +93,14 @@ class TurnClient:
     def refresh(self, lifetime: int = 600) -> Response:
         """Refresh the allocation with the credentials it was made with."""
         return self._send_signed(REFRESH, [(LIFETIME, struct.pack("!I", lifetime))])
+
+    def create_permission(self, peer: str) -> Response:
+        """Let the relay exchange packets with this IPv4 peer (as a browser does for the
+        other side's candidates)."""
+        port = MAGIC_COOKIE >> 16  # port 0, XOR-ed: permissions ignore the port
+        address = struct.unpack("!I", socket.inet_aton(peer))[0] ^ MAGIC_COOKIE
+        value = struct.pack("!BBHI", 0, 0x01, port, address)
+        return self._send_signed(CREATE_PERMISSION, [(XOR_PEER_ADDRESS, value)])
 
     def _send_signed(self, method: int, attributes: list[tuple[int, bytes]]) -> Response:
         response = self._send(method, self._credentials() + attributes, signed=True)

@@ -140,12 +140,18 @@ async function startCall() {
   say("connecting");
   const stream = await media();
   $("local-video").srcObject = stream;
-  iceServers = (await (await fetch(`${base}/ice`, { credentials: "same-origin" })).json())
-    .iceServers;
+  iceServers = await freshIceServers();
   createPeer(stream);
   if (role === "clinician") await offer(false);
   else askForOffer();
   setInterval(watchBitrate, 2000);
+}
+
+// TURN credentials are short-lived (MOR_TURN_TTL): a restart after a long call, or after
+// the network changed, needs new ones for the relays it allocates.
+async function freshIceServers() {
+  const answer = await fetch(`${base}/ice`, { credentials: "same-origin" });
+  return answer.ok ? (await answer.json()).iceServers : iceServers;
 }
 
 function askForOffer() {
@@ -183,6 +189,11 @@ function onConnectionState() {
 
 async function restartIce() {
   if (!pc || pc.connectionState === "connected" || ended) return;
+  try {
+    pc.setConfiguration({ ...pc.getConfiguration(), iceServers: await freshIceServers() });
+  } catch {
+    // Offline: the old servers stay until the next try.
+  }
   if (role === "clinician") await offer(true);
   else askForOffer();
   // Until the link is back, keep asking: a message sent while the network was down is lost.
