@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import orjson
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -86,11 +86,9 @@ class VideoPages:
         if isinstance(found, Response):
             return found
         caller, csrf = found
-        form = await request.form()
-        if str(form.get("csrf_token", "")) != csrf:
-            return render(request, "message.html", 400, signed_in=True, csrf_token=csrf,
-                          heading=gettext(request, "The form expired"),
-                          text=gettext(request, "The form expired; please try again."))
+        form = await _checked_form(request, csrf)
+        if isinstance(form, Response):
+            return form
         patient_id = caller.account.fhir_user_id if caller.account else None
         try:
             consult = await consults.walk_in(self.store, caller, patient_id or "",
@@ -399,11 +397,9 @@ class VideoPages:
         if isinstance(found, Response):
             return found
         caller, csrf = found
-        form = await request.form()
-        if str(form.get("csrf_token", "")) != csrf:
-            return render(request, "message.html", 400, signed_in=True, csrf_token=csrf,
-                          heading=gettext(request, "The form expired"),
-                          text=gettext(request, "The form expired; please try again."))
+        form = await _checked_form(request, csrf)
+        if isinstance(form, Response):
+            return form
         return caller, csrf, form
 
     async def _json_caller(self, request: Request) -> Principal | Response:
@@ -427,6 +423,16 @@ class VideoPages:
                       heading=gettext(request, "This consultation is not yours to join"),
                       text=gettext(request, "Only the patient and the clinician who admitted "
                                             "them join a video consultation."))
+
+
+async def _checked_form(request: Request, csrf: str) -> FormData | Response:
+    """The form posted, if it carries the session's token; else the page saying so."""
+    form = await request.form()
+    if str(form.get("csrf_token", "")) != csrf:
+        return render(request, "message.html", 400, signed_in=True, csrf_token=csrf,
+                      heading=gettext(request, "The form expired"),
+                      text=gettext(request, "The form expired; please try again."))
+    return form
 
 
 def _room(encounter_id: str) -> str:
