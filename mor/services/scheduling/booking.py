@@ -27,6 +27,7 @@ from mor.fhir.store import Store, Transaction
 from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
+from mor.services.scheduling import lookup
 from mor.services.scheduling.codes import SERVICE_KINDS_SYSTEM
 from mor.services.scheduling.lookup import find, first_per_sort_value, reference_id
 from mor.services.scheduling.offered import MAX_SLOT_MINUTES, read_service
@@ -87,9 +88,8 @@ async def schedules_of(store: Store, service_id: str) -> list[str]:
 
 
 async def _active_schedules(tx: Transaction, service_id: str) -> list[str]:
-    schedules = await find(tx, "Schedule", [
+    return await lookup.ids(tx, "Schedule", [
         ("actor", f"HealthcareService/{service_id}"), ("active", "true")])
-    return [s["id"] for s in schedules]
 
 
 async def free_times(store: Store, service_id: str, start: datetime, end: datetime,

@@ -24,6 +24,14 @@ async def find(tx: Transaction, resource_type: str, params: list[tuple[str, str]
     return [stored.resource() for stored in found]
 
 
+async def ids(tx: Transaction, resource_type: str, params: list[tuple[str, str]]
+              ) -> list[str]:
+    """The ids of the matches, in no particular order, without reading the resources."""
+    matches = compile_search(resource_type, params, strict=True).query.subquery()
+    query = select(resource.c.id).join_from(matches, resource, resource.c.pk == matches.c.pk)
+    return [row[0] for row in await tx.rows(query)]
+
+
 async def first_per_sort_value(tx: Transaction, resource_type: str,
                                params: list[tuple[str, str]], *, limit: int | None = None
                                ) -> list[tuple[str, Any]]:
