@@ -32,6 +32,7 @@ let sendingVideo = true;
 let lowSamples = 0;
 let highSamples = 0;
 let disconnectedTimer = null;
+let handling = Promise.resolve();
 
 // For tests and support: the peer connection and what the call is doing.
 window.morCall = {
@@ -54,7 +55,13 @@ function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}${base}/signal`);
   socket.addEventListener("open", () => { socketAttempts = 0; });
-  socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
+  // One message at a time, in order: two offers in quick succession (two "restart"s)
+  // must not be answered at once, or the second answer finds the wrong state.
+  socket.addEventListener("message", (event) => {
+    handling = handling.then(() => handle(JSON.parse(event.data))).catch((error) => {
+      console.warn("a signalling message could not be handled", error);
+    });
+  });
   socket.addEventListener("close", (event) => {
     if (event.code === 4401 || event.code === 4403) {
       if (!ended) showNotAllowed();
@@ -218,7 +225,8 @@ async function onDescription(description) {
     if (role !== "patient") return;
     await pc.setRemoteDescription(description);
     await flushCandidates();
-    await pc.setLocalDescription(await pc.createAnswer());
+    // Without an argument the browser makes the answer the state calls for.
+    await pc.setLocalDescription();
     send({ type: "description", description: pc.localDescription.toJSON() });
   } else if (description.type === "answer" && pc.signalingState === "have-local-offer") {
     await pc.setRemoteDescription(description);
