@@ -306,6 +306,14 @@ def run_backend(backend: str, seconds: int, connections: int, workers: int) -> l
     return measures
 
 
+def publish(section: str, record: bool) -> None:
+    """Print a benchmark's section, and with ``record`` append it to bench/RESULTS.md."""
+    print(section)
+    if record:
+        with RESULTS.open("a") as results:
+            results.write(section)
+
+
 def _machine() -> str:
     cpu = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():

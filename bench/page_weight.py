@@ -30,7 +30,7 @@ import httpx
 from playwright.async_api import Page, async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fhir_crud import RESULTS, _commit, _free_port, _machine
+from fhir_crud import _commit, _free_port, _machine, publish
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -138,10 +138,7 @@ def main() -> int:
         "- link: 400 kbit/s each way, 400 ms round trip (DevTools emulation), cold cache; "
         "Chromium 390x844, Thai, signed in as a demo patient of `mor demo`",
         "- targets: usable within 3 s, at most 200 KB before images", "", *table, ""])
-    print(section)
-    if args.record:
-        with RESULTS.open("a") as results:
-            results.write(section)
+    publish(section, args.record)
     return 0
 
 

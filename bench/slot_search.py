@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fhir_crud import RESULTS, _commit, _database, _machine
+from fhir_crud import _commit, _database, _machine, publish
 
 from mor.api import heap
 from mor.api.app import create_app
@@ -154,10 +154,7 @@ def main() -> int:
         f"- data: one centre, {CLINICIANS} clinicians, general practice Mon-Sat 08:00-16:00 "
         "in 15-minute slots, 4 weeks; a third of the times booked; one client, in-process",
         "- target: p95 ≤ 50 ms on PostgreSQL", "", *table, ""])
-    print(section)
-    if args.record:
-        with RESULTS.open("a") as results:
-            results.write(section)
+    publish(section, args.record)
     return 0
 
 

@@ -32,7 +32,7 @@ import pyotp
 from playwright.async_api import Error, Page, async_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fhir_crud import RESULTS, _commit, _database, _free_port, _machine
+from fhir_crud import _commit, _database, _free_port, _machine, publish
 
 from mor.api.app import create_app
 from mor.auth.accounts import Accounts
@@ -252,10 +252,7 @@ def main() -> int:
         "first decoded video frame on each side (getStats() every 50 ms); then each "
         f"side's inbound packet loss, jitter and bitrate over {TALK_SECONDS} s of the call",
         "- target: admit to first frame ≤ 2 s on both sides", "", *first, "", *heard, ""])
-    print(section)
-    if args.record:
-        with RESULTS.open("a") as results:
-            results.write(section)
+    publish(section, args.record)
     return 0
 
 

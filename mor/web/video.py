@@ -77,8 +77,7 @@ class VideoPages:
             return render(request, "message.html", 409, signed_in=True, csrf_token=csrf,
                           heading=gettext(request, "The video consultation cannot open"),
                           text=gettext(request, refused.reason))
-        await self.relay.send(_room(consult.encounter_id), {"type": "queue"})
-        return RedirectResponse(f"/video/{consult.encounter_id}", 303)
+        return await self._to_waiting_room(consult)
 
     async def walk_in(self, request: Request) -> Response:
         """A same-day video consultation without a booking, at the patient's centre."""
@@ -95,6 +94,10 @@ class VideoPages:
                                              str(form.get("centre", "")))
         except ConsultRefused as refused:
             return self._refused(request, csrf, refused)
+        return await self._to_waiting_room(consult)
+
+    async def _to_waiting_room(self, consult: Consult) -> Response:
+        """The clinicians' lists learn someone is waiting; the patient goes to the page."""
         await self.relay.send(_room(consult.encounter_id), {"type": "queue"})
         return RedirectResponse(f"/video/{consult.encounter_id}", 303)
 
