@@ -20,6 +20,7 @@
 | MOR_ICE_URLS | video calls' STUN/TURN servers, comma-separated stun:/turn:/turns: URLs | (none) |
 | MOR_TURN_SECRET_FILE | file holding coturn's static-auth-secret; needed with turn: URLs | (none) |
 | MOR_TURN_TTL | seconds a browser's TURN credentials can start a relay | 3600 |
+| MOR_ICE_RELAY_ONLY | 1: calls' media only through the TURN servers, never direct | 0 |
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class IceSettings:
     # Kept out of repr, so it can never be printed or logged with the settings.
     turn_secret: str | None = field(default=None, repr=False)
     turn_ttl: int = 3600
+    # Media only through the TURN servers (iceTransportPolicy "relay"): neither browser
+    # learns the other's addresses, at the cost of a relay for every call.
+    relay_only: bool = False
 
     @property
     def has_turn(self) -> bool:
@@ -148,10 +152,14 @@ def _ice(env: dict[str, str]) -> IceSettings:
     for url in urls:
         _check_ice_url(url)
     ttl = _positive_int(env, "MOR_TURN_TTL", 3600)
+    relay_only = env.get("MOR_ICE_RELAY_ONLY") == "1"
     if not any(_is_turn(url) for url in urls):
+        if relay_only:
+            raise ConfigError("MOR_ICE_RELAY_ONLY=1 sends every call through a TURN server, "
+                              "so MOR_ICE_URLS must name at least one turn: or turns: URL")
         return IceSettings(urls=urls, turn_ttl=ttl)
     return IceSettings(urls=urls, turn_secret=_turn_secret(env.get("MOR_TURN_SECRET_FILE")),
-                       turn_ttl=ttl)
+                       turn_ttl=ttl, relay_only=relay_only)
 
 
 def _check_ice_url(url: str) -> None:

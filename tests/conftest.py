@@ -14,9 +14,8 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -182,35 +181,49 @@ def live_server(settings: Settings) -> Iterator[str]:
 
 
 @contextmanager
-def running_mor(settings: Settings) -> Iterator[str]:
+def running_mor(settings: Settings, *, inside: Callable[..., list[str]] | None = None,
+                environment: dict[str, str] | None = None) -> Iterator[str]:
     """A uvicorn process serving mor on the settings' database, until the block ends;
-    several at once are the processes of one city's deployment."""
+    several at once are the processes of one city's deployment. ``inside`` makes the
+    command line that runs it elsewhere, e.g. in a network namespace of the test's
+    (NetworkNamespace.command); ``environment`` adds settings (MOR_ICE_URLS, ...)."""
     port = _free_port()
     env = {**os.environ, "MOR_DATABASE_URL": settings.database_url,
            "MOR_EXPORT_DIR": str(settings.export_dir), "MOR_RATE_LIMIT": "0",
            "MOR_SECRET_KEY_FILE": str(settings.secret_key_file),
-           "MOR_OUTBOX_DIR": str(settings.outbox_dir)}
+           "MOR_OUTBOX_DIR": str(settings.outbox_dir), **(environment or {})}
+    wrap = inside or (lambda *arguments: list(arguments))
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "mor.api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        wrap(sys.executable, "-m", "uvicorn", "mor.api.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
         env=env,
     )
     base = f"http://127.0.0.1:{port}/fhir"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/metadata", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("mor did not start for the live-server tests")
-            time.sleep(0.1)
+        # Asked from where the server runs: a namespace's loopback is not this one's.
+        probe = subprocess.run(wrap(sys.executable, "-c", _READY, f"{base}/metadata"),
+                               check=False, timeout=40)
+        if probe.returncode != 0 or process.poll() is not None:
+            raise RuntimeError("mor did not start for the live-server tests")
         yield base
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# Waits up to 30 s for the URL to answer 200; exits 1 if it never does.
+_READY = """
+import sys, time, httpx
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline:
+    try:
+        if httpx.get(sys.argv[1], timeout=1).status_code == 200:
+            sys.exit(0)
+    except httpx.TransportError:
+        pass
+    time.sleep(0.1)
+sys.exit(1)
+"""
 
 
 def _free_port() -> int:

@@ -217,7 +217,10 @@ class VideoPages:
             return caller
         if await self._joinable(caller, request.path_params["encounter"]) is None:
             return _json_refusal(request, 403)
-        servers = ice_servers(self.ice, caller.account.username if caller.account else "mor")
+        # coturn logs the user: the person's resource id (Patient-12), never a username,
+        # which is often a name.
+        fhir_user = caller.account.fhir_user if caller.account else None
+        servers = ice_servers(self.ice, (fhir_user or "mor").replace("/", "-"))
         return JSONResponse({"iceServers": [s.as_json() for s in servers]},
                             headers={"Cache-Control": "no-store"})
 
@@ -354,7 +357,7 @@ class VideoPages:
                    colleagues: list[tuple[str, str]] | None = None) -> Response:
         return render(request, "video_call.html", signed_in=True, csrf_token=csrf,
                       consult=consult, role=role, colleagues=colleagues or [],
-                      staff_path=STAFF_PATH)
+                      staff_path=STAFF_PATH, relay_only=self.ice.relay_only)
 
     async def _joinable(self, caller: Principal, encounter_id: str) -> Consult | None:
         try:

@@ -132,6 +132,18 @@ def test_settings_read_urls_secret_and_ttl(secret_file: Path) -> None:
         turn_secret=SECRET, turn_ttl=900)
 
 
+def test_relay_only_is_off_unless_asked(secret_file: Path) -> None:
+    urls = {"MOR_ICE_URLS": "turn:turn.example.org", "MOR_TURN_SECRET_FILE": str(secret_file)}
+    assert not Settings.from_env(urls).ice.relay_only
+    assert Settings.from_env({**urls, "MOR_ICE_RELAY_ONLY": "1"}).ice.relay_only
+
+
+def test_relay_only_without_a_turn_server_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match=r"MOR_ICE_RELAY_ONLY=1.*turn: or turns: URL"):
+        Settings.from_env({"MOR_ICE_URLS": "stun:stun.example.org",
+                           "MOR_ICE_RELAY_ONLY": "1"})
+
+
 def test_the_secret_is_not_in_repr(secret_file: Path) -> None:
     settings = Settings.from_env({"MOR_ICE_URLS": "turn:turn.example.org",
                                   "MOR_TURN_SECRET_FILE": str(secret_file)})

@@ -17,6 +17,12 @@ const base = `/video/${encounter}`;
 const AUDIO_ONLY_BELOW = 150_000;
 const VIDEO_BACK_ABOVE = 300_000;
 const SAMPLES_TO_SWITCH = 3; // checks every 2 s
+// Sound only, video is tried again after 10 s, then 20, 40, 80 s while the link stays weak;
+// a try lasts up to 20 s, judged after the first 4.
+const FIRST_TRIAL_WAIT_CHECKS = 5;
+const LAST_TRIAL_WAIT_CHECKS = 40;
+const TRIAL_CHECKS = 10;
+const TRIAL_GRACE_CHECKS = 2;
 const $ = (id) => document.getElementById(id);
 
 let socket = null;
@@ -29,15 +35,24 @@ let ended = false;
 let pendingCandidates = [];
 let makingOffer = false;
 let sendingVideo = true;
+let theirVideo = true;
 let lowSamples = 0;
 let highSamples = 0;
+let checksSoundOnly = 0;
+let checksBeforeTrial = FIRST_TRIAL_WAIT_CHECKS;
+let trialChecks = null; // while video is being tried again: checks since the try began
 let disconnectedTimer = null;
 let handling = Promise.resolve();
+let iceRestarts = 0;
+let lastEstimate = null;
 
 // For tests and support: the peer connection and what the call is doing.
 window.morCall = {
   get pc() { return pc; },
   get sendingVideo() { return sendingVideo; },
+  get theirVideo() { return theirVideo; },
+  get iceRestarts() { return iceRestarts; },
+  get outgoingEstimate() { return lastEstimate; },
   get status() { return $("call-status")?.textContent ?? ""; },
 };
 
@@ -85,6 +100,8 @@ async function handle(message) {
       if (callStarted) askForOffer();
       break;
     case "peer-joined":
+      // A page that (re)joins starts with video on.
+      if (message.role !== role) theirVideo = true;
       if (message.role !== role && callStarted) {
         if (role === "clinician") await offer(true);
         else send({ type: "restart", to: message.from });
@@ -100,8 +117,8 @@ async function handle(message) {
       await onCandidate(message.candidate);
       break;
     case "media":
-      if (message.video === false) say("audioOnlyThere");
-      else say("videoBack");
+      theirVideo = message.video !== false;
+      sayMedia(theirVideo);
       break;
     case "peer-left":
       if (callStarted && !ended) say("otherLeft");
@@ -185,7 +202,7 @@ function onConnectionState() {
   const state = pc.connectionState;
   if (state === "connected") {
     clearTimeout(disconnectedTimer);
-    say(sendingVideo ? "connected" : "audioOnlyHere");
+    sayMedia(false);
   } else if (state === "disconnected" || state === "failed") {
     say("reconnecting");
     clearTimeout(disconnectedTimer);
@@ -201,6 +218,7 @@ async function restartIce() {
   } catch {
     // Offline: the old servers stay until the next try.
   }
+  iceRestarts += 1;
   if (role === "clinician") await offer(true);
   else askForOffer();
   // Until the link is back, keep asking: a message sent while the network was down is lost.
@@ -253,6 +271,11 @@ async function flushCandidates() {
 }
 
 // -- sound only on a weak link ---------------------------------------------------------
+//
+// The browser's estimate of what the link carries stops moving once only sound is sent,
+// so it cannot tell when the link has recovered. Now and then the call tries video again
+// without saying so; if the estimate holds up, video is back for good and both sides are
+// told; if not, it is quietly sound only again, and the next try waits twice as long.
 
 async function outgoingEstimate() {
   const stats = await pc.getStats();
@@ -270,23 +293,78 @@ async function watchBitrate() {
   if (!pc || pc.connectionState !== "connected") return;
   const estimate = await outgoingEstimate();
   if (estimate === null) return;
-  lowSamples = estimate < AUDIO_ONLY_BELOW ? lowSamples + 1 : 0;
-  highSamples = estimate > VIDEO_BACK_ABOVE ? highSamples + 1 : 0;
-  if (sendingVideo && lowSamples >= SAMPLES_TO_SWITCH) await sendVideo(false);
-  else if (!sendingVideo && highSamples >= SAMPLES_TO_SWITCH) await sendVideo(true);
+  lastEstimate = estimate;
+  if (trialChecks !== null) {
+    await judgeTrial(estimate);
+  } else if (sendingVideo) {
+    lowSamples = estimate < AUDIO_ONLY_BELOW ? lowSamples + 1 : 0;
+    if (lowSamples >= SAMPLES_TO_SWITCH) await toSoundOnly();
+  } else {
+    highSamples = estimate > VIDEO_BACK_ABOVE ? highSamples + 1 : 0;
+    checksSoundOnly += 1;
+    if (highSamples >= SAMPLES_TO_SWITCH) await toVideo();
+    else if (checksSoundOnly >= checksBeforeTrial) await startTrial();
+  }
 }
 
-async function sendVideo(on) {
+async function startTrial() {
+  trialChecks = 0;
+  lowSamples = 0;
+  highSamples = 0;
+  await videoEncodings(true);
+}
+
+async function judgeTrial(estimate) {
+  trialChecks += 1;
+  // The estimate needs a few seconds of video to move from where sound only left it.
+  if (trialChecks <= TRIAL_GRACE_CHECKS) return;
+  lowSamples = estimate < AUDIO_ONLY_BELOW ? lowSamples + 1 : 0;
+  highSamples = estimate > VIDEO_BACK_ABOVE ? highSamples + 1 : 0;
+  if (lowSamples >= SAMPLES_TO_SWITCH) {
+    trialChecks = null;
+    await videoEncodings(false);
+    checksSoundOnly = 0;
+    checksBeforeTrial = Math.min(checksBeforeTrial * 2, LAST_TRIAL_WAIT_CHECKS);
+  } else if (highSamples >= SAMPLES_TO_SWITCH || trialChecks >= TRIAL_CHECKS) {
+    await toVideo();
+  }
+}
+
+async function toSoundOnly() {
+  await videoEncodings(false);
+  sendingVideo = false;
+  checksSoundOnly = 0;
+  checksBeforeTrial = FIRST_TRIAL_WAIT_CHECKS;
+  announce();
+}
+
+async function toVideo() {
+  trialChecks = null;
+  await videoEncodings(true);
+  sendingVideo = true;
+  announce();
+}
+
+function announce() {
+  lowSamples = 0;
+  highSamples = 0;
+  send({ type: "media", video: sendingVideo });
+  sayMedia(sendingVideo);
+}
+
+async function videoEncodings(on) {
   const sender = pc.getSenders().find((s) => s.track && s.track.kind === "video");
   if (!sender) return;
   const parameters = sender.getParameters();
   for (const encoding of parameters.encodings ?? []) encoding.active = on;
   await sender.setParameters(parameters);
-  sendingVideo = on;
-  lowSamples = 0;
-  highSamples = 0;
-  send({ type: "media", video: on });
-  say(on ? "videoBack" : "audioOnlyHere");
+}
+
+// The status tells the weaker of the two sides: sound only while either sends no video.
+function sayMedia(videoJustCameBack) {
+  if (!sendingVideo) say("audioOnlyHere");
+  else if (!theirVideo) say("audioOnlyThere");
+  else say(videoJustCameBack ? "videoBack" : "connected");
 }
 
 // -- controls --------------------------------------------------------------------------
