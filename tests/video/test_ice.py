@@ -7,13 +7,11 @@ past its credentials' expiry (as docs/video.md says)."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import hmac
 import re
 import socket
 import ssl
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,10 +26,15 @@ from cryptography.x509.oid import NameOID
 
 from mor.config import ConfigError, IceSettings, Settings
 from mor.services.video.ice import IceServer, ice_servers
+from tests.video.coturn import (
+    SECRET,
+    Coturn,
+    coturn_on_loopback,
+    free_port,
+    running_turnserver,
+    write_secret,
+)
 from tests.video.turn_client import TurnClient
-
-SECRET: Final = "north-wind-3f9c1d"
-TURNSERVER: Final = Path("/usr/bin/turnserver")
 
 
 def coturn_password(secret: str, username: str) -> str:
@@ -200,94 +203,9 @@ def test_a_ttl_that_is_not_a_positive_number_is_refused(ttl: str) -> None:
 
 # --- a real coturn -------------------------------------------------------------------
 
-@dataclasses.dataclass(frozen=True)
-class Coturn:
-    address: tuple[str, int]
-    ice: IceSettings
-    log: Path
-
-    def log_tail(self) -> str:
-        return "coturn's log ends:\n" + "\n".join(self.log.read_text().splitlines()[-15:])
-
-
-def _free_port() -> int:
-    """A port free for both UDP and TCP on 127.0.0.1, as coturn listens on both."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port: int = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-
-
-@contextlib.contextmanager
-def running_turnserver(arguments: list[str], folder: Path, address: tuple[str, int],
-                       ice: IceSettings) -> Iterator[Coturn]:
-    """coturn's turnserver with these arguments, answering STUN at address, stopped
-    at the end."""
-    if not TURNSERVER.is_file():
-        pytest.fail(f"The TURN tests need coturn's {TURNSERVER}; run scripts/install --test, "
-                    f"which installs Debian's coturn package.")
-    log = folder / "turnserver.log"
-    # --userdb, --pidfile: the test's own files, not the system's /var/lib/turn/turndb
-    # and /var/run/turnserver.pid.
-    own_files = [f"--userdb={folder / 'turndb'}", f"--pidfile={folder / 'turnserver.pid'}"]
-    with log.open("wb") as output:
-        process = subprocess.Popen([str(TURNSERVER), *arguments, *own_files],
-                                   stdout=output, stderr=subprocess.STDOUT)
-    server = Coturn(address, ice, log)
-    try:
-        _wait_until_answering(server, process)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_until_answering(server: Coturn, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"turnserver exited with {process.returncode}. {server.log_tail()}")
-        client = TurnClient(server.address, timeout=0.2)
-        try:
-            if client.binding().success:
-                return
-        except OSError:  # not listening yet: a timeout, or ICMP port unreachable
-            time.sleep(0.1)
-        finally:
-            client.close()
-    pytest.fail(f"turnserver did not answer STUN within 10 s. {server.log_tail()}")
-
-
-def _secret_file(folder: Path) -> Path:
-    path = folder / "turn-secret"
-    path.write_text(SECRET + "\n")
-    return path
-
-
 @pytest.fixture(scope="module")
 def coturn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coturn]:
-    folder = tmp_path_factory.mktemp("coturn")
-    secret_file = _secret_file(folder)
-    port = _free_port()
-    ice = Settings.from_env({"MOR_ICE_URLS": f"turn:127.0.0.1:{port}?transport=udp",
-                             "MOR_TURN_SECRET_FILE": str(secret_file)}).ice
-    with running_turnserver([
-        # -n: not /etc/turnserver.conf, which holds this machine's own settings.
-        "-n", f"--listening-port={port}", "--listening-ip=127.0.0.1",
-        "--relay-ip=127.0.0.1", "--use-auth-secret",
-        f"--static-auth-secret={secret_file.read_text().strip()}", "--realm=mor.test",
-        "--no-tls", "--no-dtls", "--allow-loopback-peers", "--no-cli", "--log-file=stdout",
-    ], folder, ("127.0.0.1", port), ice) as server:
+    with coturn_on_loopback(tmp_path_factory.mktemp("coturn")) as server:
         yield server
 
 
@@ -383,7 +301,7 @@ def test_the_documented_turnserver_conf_relays_only_to_the_internet(
     """The sample, moved to 127.0.0.1 and free ports with a test certificate, runs on
     Debian's coturn: it relays for mor's credentials, serves TLS with the certificate,
     and refuses to relay to the city's private addresses."""
-    port, tls_port = _free_port(), _free_port()
+    port, tls_port = free_port(), free_port()
     cert, pkey = _self_signed(tmp_path, "turn.city.example")
     conf = _sample_turnserver_conf()
     for documented, here in [
@@ -397,7 +315,7 @@ def test_the_documented_turnserver_conf_relays_only_to_the_internet(
     conf = re.sub(r"(?m)^syslog$", "log-file=stdout", conf)
     (tmp_path / "turnserver.conf").write_text(conf)
     ice = Settings.from_env({"MOR_ICE_URLS": f"turn:127.0.0.1:{port}",
-                             "MOR_TURN_SECRET_FILE": str(_secret_file(tmp_path))}).ice
+                             "MOR_TURN_SECRET_FILE": str(write_secret(tmp_path))}).ice
 
     with running_turnserver(["-c", str(tmp_path / "turnserver.conf")], tmp_path,
                             ("127.0.0.1", port), ice) as server:
