@@ -182,11 +182,13 @@ def live_server(settings: Settings) -> Iterator[str]:
 
 @contextmanager
 def running_mor(settings: Settings, *, inside: Callable[..., list[str]] | None = None,
-                environment: dict[str, str] | None = None) -> Iterator[str]:
+                environment: dict[str, str] | None = None, host: str = "127.0.0.1"
+                ) -> Iterator[str]:
     """A uvicorn process serving mor on the settings' database, until the block ends;
     several at once are the processes of one city's deployment. ``inside`` makes the
     command line that runs it elsewhere, e.g. in a network namespace of the test's
-    (NetworkNamespace.command); ``environment`` adds settings (MOR_ICE_URLS, ...)."""
+    (NetworkNamespace.command), listening on ``host``; ``environment`` adds settings
+    (MOR_ICE_URLS, ...)."""
     port = _free_port()
     env = {**os.environ, "MOR_DATABASE_URL": settings.database_url,
            "MOR_EXPORT_DIR": str(settings.export_dir), "MOR_RATE_LIMIT": "0",
@@ -195,10 +197,10 @@ def running_mor(settings: Settings, *, inside: Callable[..., list[str]] | None =
     wrap = inside or (lambda *arguments: list(arguments))
     process = subprocess.Popen(
         wrap(sys.executable, "-m", "uvicorn", "mor.api.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+             "--host", host, "--port", str(port), "--log-level", "warning"),
         env=env,
     )
-    base = f"http://127.0.0.1:{port}/fhir"
+    base = f"http://{host}:{port}/fhir"
     try:
         # Asked from where the server runs: a namespace's loopback is not this one's.
         probe = subprocess.run(wrap(sys.executable, "-c", _READY, f"{base}/metadata"),

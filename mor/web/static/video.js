@@ -17,12 +17,11 @@ const base = `/video/${encounter}`;
 const AUDIO_ONLY_BELOW = 150_000;
 const VIDEO_BACK_ABOVE = 300_000;
 const SAMPLES_TO_SWITCH = 3; // checks every 2 s
-// Sound only, video is tried again after 10 s, then 20, 40, 80 s while the link stays weak;
-// a try lasts up to 20 s, judged after the first 4.
+const SOUND_ONLY_AUDIO_BITRATE = 16_000;
+// Sound only, video is tried again after 10 s, then 20, 40, 80 s while the link stays weak.
 const FIRST_TRIAL_WAIT_CHECKS = 5;
 const LAST_TRIAL_WAIT_CHECKS = 40;
-const TRIAL_CHECKS = 10;
-const TRIAL_GRACE_CHECKS = 2;
+const TRIAL_MS = 1500;
 const $ = (id) => document.getElementById(id);
 
 let socket = null;
@@ -40,7 +39,7 @@ let lowSamples = 0;
 let highSamples = 0;
 let checksSoundOnly = 0;
 let checksBeforeTrial = FIRST_TRIAL_WAIT_CHECKS;
-let trialChecks = null; // while video is being tried again: checks since the try began
+let tryingVideo = false;
 let disconnectedTimer = null;
 let handling = Promise.resolve();
 let iceRestarts = 0;
@@ -51,6 +50,7 @@ window.morCall = {
   get pc() { return pc; },
   get sendingVideo() { return sendingVideo; },
   get theirVideo() { return theirVideo; },
+  get tryingVideo() { return tryingVideo; },
   get iceRestarts() { return iceRestarts; },
   get outgoingEstimate() { return lastEstimate; },
   get status() { return $("call-status")?.textContent ?? ""; },
@@ -290,43 +290,37 @@ async function outgoingEstimate() {
 }
 
 async function watchBitrate() {
-  if (!pc || pc.connectionState !== "connected") return;
+  if (!pc || pc.connectionState !== "connected" || tryingVideo) return;
   const estimate = await outgoingEstimate();
   if (estimate === null) return;
   lastEstimate = estimate;
-  if (trialChecks !== null) {
-    await judgeTrial(estimate);
-  } else if (sendingVideo) {
+  if (sendingVideo) {
     lowSamples = estimate < AUDIO_ONLY_BELOW ? lowSamples + 1 : 0;
     if (lowSamples >= SAMPLES_TO_SWITCH) await toSoundOnly();
   } else {
     highSamples = estimate > VIDEO_BACK_ABOVE ? highSamples + 1 : 0;
     checksSoundOnly += 1;
     if (highSamples >= SAMPLES_TO_SWITCH) await toVideo();
-    else if (checksSoundOnly >= checksBeforeTrial) await startTrial();
+    else if (checksSoundOnly >= checksBeforeTrial) await tryVideo();
   }
 }
 
-async function startTrial() {
-  trialChecks = 0;
-  lowSamples = 0;
-  highSamples = 0;
-  await videoEncodings(true);
-}
-
-async function judgeTrial(estimate) {
-  trialChecks += 1;
-  // The estimate needs a few seconds of video to move from where sound only left it.
-  if (trialChecks <= TRIAL_GRACE_CHECKS) return;
-  lowSamples = estimate < AUDIO_ONLY_BELOW ? lowSamples + 1 : 0;
-  highSamples = estimate > VIDEO_BACK_ABOVE ? highSamples + 1 : 0;
-  if (lowSamples >= SAMPLES_TO_SWITCH) {
-    trialChecks = null;
+// Sending video again makes the browser probe the link at once (a short burst); its
+// estimate a moment later says whether the link carries video. A short try, so that on
+// a link still too narrow the sound suffers for a second or two, not longer.
+async function tryVideo() {
+  tryingVideo = true;
+  await videoEncodings(true, { soundCapped: true });
+  await new Promise((resolve) => setTimeout(resolve, TRIAL_MS));
+  const estimate = pc && pc.connectionState === "connected" ? await outgoingEstimate() : null;
+  tryingVideo = false;
+  if (estimate !== null) lastEstimate = estimate;
+  if (estimate !== null && estimate > VIDEO_BACK_ABOVE) {
+    await toVideo();
+  } else if (pc) {
     await videoEncodings(false);
     checksSoundOnly = 0;
     checksBeforeTrial = Math.min(checksBeforeTrial * 2, LAST_TRIAL_WAIT_CHECKS);
-  } else if (highSamples >= SAMPLES_TO_SWITCH || trialChecks >= TRIAL_CHECKS) {
-    await toVideo();
   }
 }
 
@@ -339,7 +333,6 @@ async function toSoundOnly() {
 }
 
 async function toVideo() {
-  trialChecks = null;
   await videoEncodings(true);
   sendingVideo = true;
   announce();
@@ -352,12 +345,25 @@ function announce() {
   sayMedia(sendingVideo);
 }
 
-async function videoEncodings(on) {
-  const sender = pc.getSenders().find((s) => s.track && s.track.kind === "video");
-  if (!sender) return;
-  const parameters = sender.getParameters();
-  for (const encoding of parameters.encodings ?? []) encoding.active = on;
-  await sender.setParameters(parameters);
+async function videoEncodings(on, { soundCapped = !on } = {}) {
+  for (const sender of pc.getSenders()) {
+    if (!sender.track) continue;
+    const parameters = sender.getParameters();
+    for (const encoding of parameters.encodings ?? []) {
+      if (sender.track.kind === "video") encoding.active = on;
+      // Sound alone on a weak link: speech needs little (Opus stays clear at 16 kbit/s),
+      // and each 20 ms packet's headers take about as much again, so Chromium is also
+      // let lengthen its packets (adaptivePtime, its own; other browsers ignore it).
+      else if (soundCapped) {
+        encoding.maxBitrate = SOUND_ONLY_AUDIO_BITRATE;
+        encoding.adaptivePtime = true;
+      } else {
+        delete encoding.maxBitrate;
+        encoding.adaptivePtime = false;
+      }
+    }
+    await sender.setParameters(parameters);
+  }
 }
 
 // The status tells the weaker of the two sides: sound only while either sends no video.
