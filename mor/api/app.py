@@ -37,6 +37,7 @@ from mor.services.messaging import senders
 from mor.services.registration import Registrations
 from mor.services.scheduling.reminders import Reminders
 from mor.services.scheduling.slots import keep_ahead_forever
+from mor.services.video.consults import close_left_over_forever
 from mor.services.video.signalling import relay_for
 from mor.web.admin_centres import CentreAdminPages
 from mor.web.booking import BookingPages
@@ -94,7 +95,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                    asyncio.create_task(purge_forever(engine), name="purge-expired"),
                    asyncio.create_task(reminders.run_forever(), name="reminders"),
                    asyncio.create_task(keep_ahead_forever(store, settings.zone),
-                                       name="slots-ahead")]
+                                       name="slots-ahead"),
+                   asyncio.create_task(close_left_over_forever(store, settings.zone),
+                                       name="consults-left-over")]
         try:
             yield
         finally:

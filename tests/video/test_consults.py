@@ -21,6 +21,7 @@ from mor.services.video.consults import (
     ConsultRefused,
     admit,
     arrive,
+    close_left_over,
     colleagues,
     consult_of_appointment,
     end,
@@ -348,6 +349,40 @@ async def test_a_walk_in_waits_at_the_centre_it_chose(store: Store, centre: Cent
     bob, _ = await patient_caller(store)
     with pytest.raises(ConsultRefused):
         await walk_in(store, bob, carol_id, centre.id)
+
+
+async def test_consults_left_open_on_an_earlier_day_are_closed_once(
+        client: httpx.AsyncClient, store: Store, centre: Centre) -> None:
+    """A patient who gave up waiting, and a call nobody ended, are closed after their
+    day, at its end; a call going on across midnight is not."""
+    alice = await centre.booking(store, 0)
+    gave_up = await arrive(store, alice.patient.caller, alice.appointment_id, zone=BANGKOK,
+                           now=tomorrow_at(8, 55))
+    bob = await centre.booking(store, 1)
+    seen = await arrive(store, bob.patient.caller, bob.appointment_id, zone=BANGKOK,
+                        now=tomorrow_at(9, 10))
+    await admit(store, centre.doctor.caller, seen.encounter_id, now=tomorrow_at(9, 20))
+    carol, carol_id = await patient_caller(store)
+    late = await walk_in(store, carol, carol_id, centre.id, now=tomorrow_at(23, 50))
+    after_midnight = tomorrow_at(23, 50) + timedelta(minutes=20)
+    await admit(store, centre.nurse.caller, late.encounter_id, now=after_midnight)
+
+    assert await close_left_over(store, BANGKOK, now=tomorrow_at(23, 55)) == 0
+    two_am = after_midnight + timedelta(hours=2)
+    closed = await asyncio.gather(*(close_left_over(store, BANGKOK, now=two_am)
+                                    for _ in range(3)))
+    assert sum(closed) == 2
+
+    midnight = tomorrow_at(0) + timedelta(days=1)
+    left = await get_consult(store, gave_up.encounter_id)
+    assert (left.status, left.ended_at) == ("cancelled", midnight)
+    done = await get_consult(store, seen.encounter_id)
+    assert (done.status, done.ended_at) == ("finished", midnight)
+    assert (await get_consult(store, late.encounter_id)).status == "in-progress"
+    assert (await fhir(client, f"/Appointment/{alice.appointment_id}"))["status"] == "noshow"
+    assert (await fhir(client, f"/Appointment/{bob.appointment_id}"))["status"] == "fulfilled"
+    assert await waiting_room(store, centre.id) == []
+    assert await close_left_over(store, BANGKOK, now=two_am) == 0
 
 
 def _moment(text: str) -> datetime:

@@ -26,10 +26,12 @@ admit the patient once.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -48,6 +50,8 @@ from mor.services.scheduling.centres import CentreNotFound, get_centre
 from mor.services.scheduling.day_lists import centres_of
 from mor.services.scheduling.lookup import find, reference_id
 from mor.services.scheduling.rosters import clinicians_of
+
+log = logging.getLogger(__name__)
 
 ACT_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 VIRTUAL: Final = {"system": ACT_CODE, "code": "VR", "display": "virtual"}
@@ -271,6 +275,75 @@ async def end(store: Store, caller: Principal, encounter_id: str, *,
             await record_with_write(tx, caller, Access(
                 "PUT", f"Encounter/{encounter_id}", "", 200))
     return consult_of(updated)
+
+
+# A consult nothing has happened to since before today, for this long, is left over: the
+# patient gave up waiting, or the call ended without anyone pressing "end".
+LEFT_OVER_AFTER: Final = timedelta(hours=4)
+CLOSE_LEFT_OVER_SECONDS: Final = 3600
+
+
+async def close_left_over(store: Store, zone: ZoneInfo, *, now: datetime | None = None
+                          ) -> int:
+    """Close the consults left open on an earlier day, so that they leave the waiting
+    room and the day's figures count them: one nobody admitted ends ``cancelled`` (its
+    appointment ``noshow``), a call nobody ended ``finished`` (its appointment
+    ``fulfilled``), both at the close of the day of their last change. Returns how many
+    it closed. Safe in several server processes at once: each consult is closed once."""
+    at = _moment(now)
+    today = datetime.combine(at.astimezone(zone).date(), time.min, zone)
+    async with store.reading(EVERYTHING) as tx:
+        found = await find(tx, "Encounter", [("status", ",".join(OPEN_STATUSES)),
+                                             ("class", _VIRTUAL_TOKEN)])
+    left = [e["id"] for e in found if _left_over(e, today, at)]
+    closed = 0
+    for encounter_id in left:
+        try:
+            async with store.writing(EVERYTHING) as tx:
+                stored = await _read_encounter(tx, encounter_id)
+                encounter = stored.resource()
+                if not _left_over(encounter, today, at):
+                    continue  # someone ended it, or it moved on, since the search
+                seen = consult_of(encounter).admitted_at is not None
+                last = _last_change(encounter)
+                end = datetime.combine(last.astimezone(zone).date() + timedelta(days=1),
+                                       time.min, zone)
+                changed = _with_status(encounter, "finished" if seen else "cancelled", end)
+                changed["participant"] = _closed(changed.get("participant") or [],
+                                                 _instant(end))
+                changed["period"] = {**changed["period"], "end": _instant(end)}
+                await _save(tx, stored, changed)
+                appointment_id = consult_of(encounter).appointment_id
+                if appointment_id is not None:
+                    await _close_appointment(tx, appointment_id,
+                                             "fulfilled" if seen else "noshow")
+            closed += 1
+        except PreconditionFailed:
+            continue  # another server process closed it first
+    return closed
+
+
+async def close_left_over_forever(store: Store, zone: ZoneInfo) -> None:
+    """Each hour, close_left_over."""
+    while True:
+        try:
+            if closed := await close_left_over(store, zone):
+                log.info("closed %d video consults left open on an earlier day", closed)
+        except Exception:  # a failed round must not stop the next ones
+            log.exception("closing the video consults left open failed; trying again later")
+        await asyncio.sleep(CLOSE_LEFT_OVER_SECONDS)
+
+
+def _left_over(encounter: dict[str, Any], today: datetime, now: datetime) -> bool:
+    last = _last_change(encounter)
+    return (encounter.get("status") in OPEN_STATUSES and last < today
+            and now - last >= LEFT_OVER_AFTER)
+
+
+def _last_change(encounter: dict[str, Any]) -> datetime:
+    starts = [_parse(h["period"]["start"]) for h in encounter.get("statusHistory") or ()
+              if isinstance(h, dict) and h.get("period", {}).get("start")]
+    return max(starts, default=_parse(encounter["period"]["start"]))
 
 
 async def colleagues(store: Store, caller: Principal, consult: Consult
