@@ -44,6 +44,16 @@ def short_day(day: date, language: str, era: str) -> str:
     return f"{format_date(day, 'EEE d MMM', locale=language)} {year(day, era)}"
 
 
+def day_in_record(day: date, language: str, era: str) -> str:
+    """"2 Dec 2026", "2 ธ.ค. 2569": when something happened, without the weekday."""
+    return f"{format_date(day, 'd MMM', locale=language)} {year(day, era)}"
+
+
+def month_in_record(day: date, language: str, era: str) -> str:
+    """"Dec 2026", "ธ.ค. 2569": for a date known only to the month."""
+    return f"{format_date(day, 'LLL', locale=language)} {year(day, era)}"
+
+
 def clock(moment: datetime, zone: ZoneInfo) -> str:
     """The local time of day, 24-hour, as all three languages write it."""
     return moment.astimezone(zone).strftime("%H:%M")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import datetime
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from mor.auth.accounts import Account
 from mor.auth.callers import person_caller
 from mor.auth.policy import Principal
 from mor.fhir.store import Store
+from mor.services.records.summary import RecordNotShared, RecordSummary, record_summary
 from mor.services.scheduling import day_lists
 from mor.services.video import chat, consults
 from mor.services.video.consults import (
@@ -36,6 +38,7 @@ from mor.services.video.consults import (
 from mor.services.video.ice import IceSettings, ice_servers
 from mor.services.video.signalling import MessageTooLarge, Peer, Relay
 from mor.web.dates import clock
+from mor.web.record_summary import RecordView
 from mor.web.rendering import gettext, render
 from mor.web.signin import SignIn
 
@@ -162,7 +165,8 @@ class VideoPages:
         if caller.account is not None and caller.account.role in CONSULTING_ROLES:
             colleagues = await consults.colleagues(self.store, caller, consult)
             return self._call_page(request, consult, csrf, role="clinician",
-                                   colleagues=colleagues)
+                                   colleagues=colleagues,
+                                   record=await self._record(caller, consult))
         return self._call_page(request, consult, csrf, role="patient")
 
     async def hand_over(self, request: Request) -> Response:
@@ -354,10 +358,26 @@ class VideoPages:
     # -- helpers ------------------------------------------------------------------------
 
     def _call_page(self, request: Request, consult: Consult, csrf: str, *, role: str,
-                   colleagues: list[tuple[str, str]] | None = None) -> Response:
+                   colleagues: list[tuple[str, str]] | None = None,
+                   record: RecordSummary | RecordNotShared | None = None) -> Response:
+        refused = gettext(request, record.reason) if isinstance(
+            record, RecordNotShared) else None
         return render(request, "video_call.html", signed_in=True, csrf_token=csrf,
                       consult=consult, role=role, colleagues=colleagues or [],
-                      staff_path=STAFF_PATH, relay_only=self.ice.relay_only)
+                      staff_path=STAFF_PATH, relay_only=self.ice.relay_only,
+                      summary=record if isinstance(record, RecordSummary) else None,
+                      record_refusal=refused, record=RecordView(request, self.zone))
+
+    async def _record(self, caller: Principal, consult: Consult
+                      ) -> RecordSummary | RecordNotShared:
+        """The patient's record beside the call, as far as their consent lets the
+        clinician see it: the page opens either way."""
+        try:
+            return await record_summary(
+                self.store, caller, consult.patient_id,
+                today=datetime.now(self.zone).date(), current_encounter=consult.encounter_id)
+        except RecordNotShared as refused:
+            return refused
 
     async def _joinable(self, caller: Principal, encounter_id: str) -> Consult | None:
         try:

@@ -139,6 +139,7 @@ async def test_patient_and_doctor_see_and_hear_each_other(
         for side in (patient, doctor):
             assert await received_media(side)
             await expect(side.locator("#call-status")).to_have_text("Connected")
+        await check_accessibility(doctor)  # the call with the patient's record beside it
         await screenshot(doctor, "video-call-desktop", "desktop")
 
         await patient.fill("#chat-form [name=text]", "The rash started on Monday")
