@@ -82,7 +82,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                           settings.base_url and settings.base_url + "/appointments",
                           settings.language)
     day_list = DayListPages(store, sign_in, settings.zone)
-    centre_admin = CentreAdminPages(store, sign_in, settings.zone, settings.language)
+    centre_admin = CentreAdminPages(store, sign_in, settings.zone, settings.language,
+                                    reminders)
     relay = relay_for(engine)
     video = VideoPages(store, sign_in, relay, settings.ice, settings.zone)
 

@@ -30,9 +30,15 @@ from mor.services.scheduling.centres import (
     get_centre,
     save_centre,
 )
-from mor.services.scheduling.closures import booked_on, close_day, reopen_day
+from mor.services.scheduling.closures import (
+    booked_on,
+    cancel_booked_on,
+    close_day,
+    reopen_day,
+)
 from mor.services.scheduling.codes import DAYS_OF_WEEK, SERVICE_KINDS
 from mor.services.scheduling.offered import Service, save_service, services_of
+from mor.services.scheduling.reminders import Reminders
 from mor.services.scheduling.rosters import (
     RosterError,
     Shift,
@@ -58,8 +64,10 @@ class FormError(ValueError):
 
 
 class CentreAdminPages:
-    def __init__(self, store: Store, sign_in: SignIn, zone: ZoneInfo, language: str) -> None:
+    def __init__(self, store: Store, sign_in: SignIn, zone: ZoneInfo, language: str,
+                 notices: Reminders) -> None:
         self.store = store
+        self.notices = notices
         self.sign_in = sign_in
         self.zone = zone
         self.city_language = language
@@ -167,6 +175,15 @@ class CentreAdminPages:
             await close_day(self.store, admin, centre.id, _day(form), str(form.get(
                 "reason", "")), self.zone)
             return "closed"
+        if action == "cancel-closed":
+            day = _day(form)
+            reason = next((c.reason for s in await services_of(
+                self.store, centre.id, include_inactive=True) for c in s.closed
+                if c.day == day and c.reason), "")
+            for booking in await cancel_booked_on(self.store, admin, centre.id, day, reason,
+                                                  self.zone):
+                await self.notices.tell_cancelled(booking, reason)
+            return "cancelled"
         if action == "reopen":
             await reopen_day(self.store, admin, centre.id, _day(form), self.zone)
             return "reopened"

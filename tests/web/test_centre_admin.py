@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from starlette.applications import Starlette
 
 from mor.auth.roles import Role
+from mor.fhir.visibility import EVERYTHING
+from mor.services.scheduling.booking import book, free_times
+from mor.services.scheduling.closures import close_day
 from mor.services.staff import add_account
 from tests.auth.people import PASSWORD
 from tests.conftest import empty_database
-from tests.scheduling.centre import BANGKOK
+from tests.scheduling.centre import BANGKOK, make_centre, patient_caller
 from tests.web.browser import browser, hidden, sign_in_staff
 
 
@@ -96,3 +99,34 @@ async def test_a_form_with_a_mistake_says_what_to_fix_and_saves_nothing(
         assert 'role="alert"' in refused.text and "ສຸກສາລາ ໄຊເສດຖາ" in refused.text
         listing = (await http.get("/admin/centres")).text
         assert "ໄຊເສດຖາ" not in listing
+
+
+async def test_an_admin_cancels_a_closed_days_appointments_from_the_page(
+        app: Starlette) -> None:
+    store = app.state.store
+    made = await make_centre(store)
+    caller, patient_id = await patient_caller(store)
+    tomorrow = datetime.combine(datetime.now(BANGKOK).date() + timedelta(days=1), time(0),
+                                BANGKOK)
+    slot = (await free_times(store, made.service.id, tomorrow, tomorrow + timedelta(
+        days=1)))[0]
+    booked = await book(store, caller, patient_id, slot.slot_id)
+    await close_day(store, made.admin, made.centre.id, tomorrow.date(), "Songkran", BANGKOK)
+    admin = f"admin-{uuid.uuid4().hex[:6]}"
+    await add_account(store, admin, PASSWORD, Role.CENTRE_ADMIN,
+                      organizations=(made.centre.id,))
+    centre_url = f"/admin/centres/{made.centre.id}"
+    async with browser(app) as http:
+        await sign_in_staff(http, admin, PASSWORD, centre_url)
+        page = (await http.get(centre_url)).text
+        assert "1 appointment is still booked on this day" in page
+        cancelled = await http.post(centre_url, data={
+            "csrf_token": hidden(page, "csrf_token"), "action": "cancel-closed",
+            "day": tomorrow.date().isoformat()})
+        assert cancelled.status_code == 303, cancelled.text
+        page = (await http.get(cancelled.headers["location"])).text
+        assert "still booked" not in page and "Cancel them" not in page
+    async with store.reading(EVERYTHING) as tx:
+        appointment = (await tx.read("Appointment", booked.appointment_id)).resource()
+    assert appointment["status"] == "cancelled"
+    assert appointment["cancelationReason"]["text"] == "Songkran"

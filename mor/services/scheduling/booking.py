@@ -37,6 +37,10 @@ NEXT_FREE_SHOWN: Final = 6
 # Appointments that still take a place in the day.
 ACTIVE_STATUSES: Final = ("booked", "arrived", "checked-in")
 _CANCELLATION: Final = "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason"
+CANCELLATION_REASONS: Final = {
+    "patient": {"system": _CANCELLATION, "code": "pat", "display": "Patient"},
+    "provider": {"system": _CANCELLATION, "code": "prov", "display": "Provider"},
+}
 # How an Appointment says it is by video, as US Core's telehealth example does: a
 # serviceType beside the service's own kind.
 TELEHEALTH: Final = {"system": "http://snomed.info/sct", "code": "448337001",
@@ -163,7 +167,7 @@ async def cancel(store: Store, caller: Principal, patient_id: str, appointment_i
         current, appointment = await _own_appointment(tx, patient_id, appointment_id)
         await _free_slots_of(tx, appointment)
         appointment = {**appointment, "status": "cancelled", "cancelationReason": {
-            "coding": [{"system": _CANCELLATION, "code": "pat", "display": "Patient"}]}}
+            "coding": [CANCELLATION_REASONS["patient"]]}}
         appointment.pop("meta", None)
         stored, _ = await tx.update("Appointment", appointment_id, appointment,
                                     if_match=current)

@@ -1,6 +1,7 @@
 """Reminders the day before a visit: each patient with an appointment booked in the
 next 24 hours gets one message, by e-mail or SMS (whichever they registered with), in
-the language they registered in.
+the language they registered in. The same way, a patient whose appointment the centre
+cancelled (it closed that day) is told so (tell_cancelled), once.
 
 Each reminder is kept as a FHIR ``Communication`` (category reminder, about and based
 on the Appointment, in the patient's record), written before the message goes out, under a
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -42,6 +43,16 @@ _SUBJECT: Final = N_("Your appointment tomorrow")
 _TEXT: Final = N_("Reminder: {service} at {centre}, {day} at {time}. To change or cancel it: "
                   "{link}")
 _TEXT_WITHOUT_LINK: Final = N_("Reminder: {service} at {centre}, {day} at {time}.")
+_NOTIFICATION: Final = {"coding": [{
+    "system": "http://terminology.hl7.org/CodeSystem/communication-category",
+    "code": "notification", "display": "Notification"}]}
+_CANCELLED_SUBJECT: Final = N_("Your appointment is cancelled")
+_CANCELLED_TEXT: Final = N_("{centre} is closed on {day} ({reason}), so your appointment for "
+                            "{service} at {time} is cancelled. Please choose another time: "
+                            "{link}")
+_CANCELLED_TEXT_WITHOUT_LINK: Final = N_("{centre} is closed on {day} ({reason}), so your "
+                                         "appointment for {service} at {time} is "
+                                         "cancelled. Please choose another time.")
 log = logging.getLogger(__name__)
 
 # (language, message) -> the message in that language
@@ -90,12 +101,25 @@ class Reminders:
                 log.exception("sending appointment reminders failed; trying again later")
             await asyncio.sleep(EVERY_SECONDS)
 
+    async def tell_cancelled(self, booking: Booking, reason: str) -> bool:
+        """Tell the patient the centre cancelled their appointment because it is closed
+        that day; False when they have nowhere to be told, or were told already."""
+        return await self._message(booking, _NOTIFICATION, _CANCELLED_SUBJECT,
+                                   self._cancelled_text, reason)
+
     async def _remind(self, appointment: dict[str, Any]) -> bool:
-        booking = booking_of(appointment)
+        return await self._message(booking_of(appointment), _CATEGORY, _SUBJECT,
+                                   self._text, "")
+
+    async def _message(self, booking: Booking, category: dict[str, Any], subject: str,
+                       write: Callable[[Booking, str, str], Awaitable[str]], reason: str
+                       ) -> bool:
         about = f"Appointment/{booking.appointment_id}"
+        kind = category["coding"][0]["code"]
         async with self.store.writing(EVERYTHING) as tx:
             await tx.lock_criteria("Communication", f"based-on={about}")
-            if await find(tx, "Communication", [("based-on", about)], limit=1):
+            if await find(tx, "Communication", [("based-on", about), ("category", kind)],
+                          limit=1):
                 return False
             patients = await find(tx, "Patient", [("_id", booking.patient_id or "-")],
                                   limit=1)
@@ -103,10 +127,10 @@ class Reminders:
             if contact is None:
                 return False  # nowhere to send it; the centre's list still shows the visit
             language = _language(patients[0]) or self.default_language
-            text = await self._text(booking, language)
+            text = await write(booking, language, reason)
             record = await tx.create({
                 "resourceType": "Communication", "status": "in-progress",
-                "category": [_CATEGORY], "subject": {"reference": f"Patient/{booking.patient_id}"},
+                "category": [category], "subject": {"reference": f"Patient/{booking.patient_id}"},
                 # "about" says what it is about; R4 searches basedOn, not about.
                 "about": [{"reference": about}], "basedOn": [{"reference": about}],
                 "recipient": [{"reference": f"Patient/{booking.patient_id}"}],
@@ -114,10 +138,10 @@ class Reminders:
                 "payload": [{"contentString": text}]})
         sender = self.email if contact[0] == "email" else self.sms
         try:
-            await sender.send(contact[1], self.translate(language, _SUBJECT), text)
+            await sender.send(contact[1], self.translate(language, subject), text)
         except SendFailed as failure:
             await self._finish(record.id, "not-done", str(failure))
-            log.warning("a reminder could not be sent: %s", failure)
+            log.warning("a %s could not be sent: %s", kind, failure)
             return False
         await self._finish(record.id, "completed", None)
         return True
@@ -134,7 +158,16 @@ class Reminders:
             await tx.update("Communication", communication_id, changed,
                             if_match=current.version_id)
 
-    async def _text(self, booking: Booking, language: str) -> str:
+    async def _text(self, booking: Booking, language: str, reason: str) -> str:
+        template = _TEXT if self.link else _TEXT_WITHOUT_LINK
+        return await self._filled(template, booking, language, reason)
+
+    async def _cancelled_text(self, booking: Booking, language: str, reason: str) -> str:
+        template = _CANCELLED_TEXT if self.link else _CANCELLED_TEXT_WITHOUT_LINK
+        return await self._filled(template, booking, language, reason)
+
+    async def _filled(self, template: str, booking: Booking, language: str, reason: str
+                      ) -> str:
         centre_name = service_name = ""
         try:
             if booking.service_id:
@@ -144,10 +177,9 @@ class Reminders:
         except (ServiceNotFound, CentreNotFound):
             pass
         local = booking.start.astimezone(self.zone)
-        template = _TEXT if self.link else _TEXT_WITHOUT_LINK
         return self.translate(language, template).format(
             service=service_name, centre=centre_name, day=self.format_day(local, language),
-            time=local.strftime("%H:%M"), link=self.link)
+            time=local.strftime("%H:%M"), link=self.link, reason=reason)
 
 
 def _contact(patient: dict[str, Any]) -> tuple[str, str] | None:
