@@ -17,10 +17,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mor.api import http_break_glass, http_bulk_export, http_bulk_import
+from mor.api import http_break_glass, http_bulk_export, http_bulk_import, http_terminology
 from mor.api.http_break_glass import is_break_glass_path
 from mor.api.http_bulk_export import is_export_path
 from mor.api.http_bulk_import import is_import_path
+from mor.api.http_terminology import is_expand_path
 from mor.auth.break_glass import BreakGlass
 from mor.fhir.errors import (
     BadRequest,
@@ -81,6 +82,8 @@ class FhirEndpoint:
             if self.break_glass is not None and is_break_glass_path(fhir_request.path):
                 fhir_response = await http_break_glass.answer(self.store, self.break_glass,
                                                               fhir_request)
+            elif is_expand_path(fhir_request.path):
+                fhir_response = http_terminology.answer(fhir_request)
             else:
                 fhir_response = await dispatch(self.store, fhir_request)
             return _render(fhir_response, fhir_request, pretty=pretty)

@@ -46,6 +46,11 @@ def _build(base_url: str) -> dict[str, Any]:
             resources[-1]["operation"] = [{
                 "name": "everything",
                 "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"}]
+        if resource_type == "ValueSet":
+            # ICD-10 only (url=http://hl7.org/fhir/sid/icd-10), answered by mor.api.
+            resources[-1]["operation"] = [{
+                "name": "expand",
+                "definition": "http://hl7.org/fhir/OperationDefinition/ValueSet-expand"}]
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
