@@ -18,6 +18,8 @@ const AUDIO_ONLY_BELOW = 150_000;
 const VIDEO_BACK_ABOVE = 300_000;
 const SAMPLES_TO_SWITCH = 3; // checks every 2 s
 const SOUND_ONLY_AUDIO_BITRATE = 16_000;
+const QUEUE_POLL_MS = 60_000;
+const QUEUE_SPREAD_MS = 3_000;
 // Sound only, video is tried again after 10 s, then 20, 40, 80 s while the link stays weak.
 const FIRST_TRIAL_WAIT_CHECKS = 5;
 const LAST_TRIAL_WAIT_CHECKS = 40;
@@ -130,7 +132,12 @@ async function handle(message) {
       if (role === "patient") backToWaiting();
       break;
     case "queue":
-      if (role === "patient" && !callStarted) await refreshQueue();
+      // Every patient waiting at the centre is told at once: spread their asking over
+      // a few seconds, so a full waiting room does not ask all in the same instant.
+      if (role === "patient" && !callStarted) {
+        setTimeout(() => { if (!callStarted && !ended) refreshQueue(); },
+          Math.random() * QUEUE_SPREAD_MS);
+      }
       break;
     case "chat":
       showMessage(message.message);
@@ -546,5 +553,7 @@ if (role === "clinician") {
 } else {
   checkDevices();
   refreshQueue();
-  setInterval(() => { if (!callStarted && !ended) refreshQueue(); }, 15_000);
+  // The socket tells of every change in the queue; this only moves the expected wait on
+  // as time passes, and covers a socket that is reconnecting.
+  setInterval(() => { if (!callStarted && !ended) refreshQueue(); }, QUEUE_POLL_MS);
 }
