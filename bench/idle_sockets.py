@@ -25,7 +25,10 @@ inherits it.
 
     .venv/bin/python bench/idle_sockets.py [--backends sqlite,postgresql]
         [--connections 5000] [--in-call 100] [--batch 250] [--idle 30] [--no-deflate]
-        [--record]
+        [--poll SECONDS] [--record]
+
+With ``--poll``, the sockets still open, each waiting patient's page then also asks for
+its place in the queue (GET …/state) as often as video.js does, for that long.
 
 Target (issue 6): one process holds ≥ 5,000 idle waiting-room and signalling
 WebSockets on this machine; memory per connection reported.
@@ -38,6 +41,7 @@ import asyncio
 import collections
 import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -63,7 +67,7 @@ from websockets.typing import Origin
 from websockets.version import version as websockets_version
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fhir_crud import _commit, _database, _free_port, _machine, publish
+from fhir_crud import ROOT, _commit, _database, _free_port, _machine, publish
 
 from mor.auth.accounts import Account, Accounts
 from mor.auth.callers import person_caller
@@ -87,7 +91,8 @@ CENTRES = 10
 BUILD_CONCURRENCY = 8
 CHECK_EVERY = 5.0
 # The waiting room's page asks for its place in the queue this often (video.js).
-POLL_EVERY = 15.0
+POLL_EVERY = int(re.search(r"const QUEUE_POLL_MS = ([\d_]+);", (  # type: ignore[union-attr]
+    ROOT / "mor" / "web" / "static" / "video.js").read_text()).group(1)) / 1000
 POLL_GRACE = 5.0
 POLL_CONNECTIONS = 64
 # What Chromium offers (uvicorn answers with 12-bit windows, memLevel 5).
