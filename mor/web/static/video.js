@@ -18,7 +18,7 @@ const AUDIO_ONLY_BELOW = 150_000;
 const VIDEO_BACK_ABOVE = 300_000;
 const SAMPLES_TO_SWITCH = 3; // checks every 2 s
 const SOUND_ONLY_AUDIO_BITRATE = 16_000;
-const QUEUE_POLL_MS = 60_000;
+const QUEUE_POLL_MS = 15_000;
 const QUEUE_SPREAD_MS = 3_000;
 // Sound only, video is tried again after 10 s, then 20, 40, 80 s while the link stays weak.
 const FIRST_TRIAL_WAIT_CHECKS = 5;
@@ -553,7 +553,7 @@ if (role === "clinician") {
 } else {
   checkDevices();
   refreshQueue();
-  // The socket tells of every change in the queue; this only moves the expected wait on
-  // as time passes, and covers a socket that is reconnecting.
+  // The socket tells only of this patient's own changes (admitted, handed over); the
+  // place and the expected wait as others come and go are asked for this often.
   setInterval(() => { if (!callStarted && !ended) refreshQueue(); }, QUEUE_POLL_MS);
 }
