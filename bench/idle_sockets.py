@@ -43,7 +43,6 @@ import os
 import random
 import re
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -67,7 +66,8 @@ from websockets.typing import Origin
 from websockets.version import version as websockets_version
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fhir_crud import ROOT, _commit, _database, _free_port, _machine, publish
+from fhir_crud import ROOT, _commit, _database, _machine, publish
+from video_call import start_server  # uvicorn as 'mor serve' runs it, rate limit off
 
 from mor.auth.accounts import Account, Accounts
 from mor.auth.callers import person_caller
@@ -243,33 +243,6 @@ def raise_file_limit() -> tuple[int, int]:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     return soft, hard
-
-
-def start_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    # Rate limits apply to HTTP requests only, never to a socket's handshake; off so the
-    # one address everything comes from here is not counted as one flooding client.
-    env = {**os.environ, "MOR_DATABASE_URL": settings.database_url, "MOR_RATE_LIMIT": "0",
-           "MOR_SECRET_KEY_FILE": str(settings.secret_key_file),
-           "MOR_OUTBOX_DIR": str(settings.outbox_dir),
-           "MOR_EXPORT_DIR": str(settings.export_dir)}
-    # uvicorn's defaults, as 'mor serve' runs it: backlog 2048, no concurrency limit,
-    # a keepalive ping every 20 s, per-message deflate.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "mor.api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"], env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/fhir/metadata", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or process.poll() is not None:
-            process.terminate()
-            raise RuntimeError("mor did not start")
-        time.sleep(0.1)
 
 
 def _tree(pid: int) -> list[int]:

@@ -98,6 +98,22 @@ async def received_media(page: Page, within: float = 20) -> dict[str, Any]:
                          f"the page says: {status!r}")
 
 
+async def in_a_call(store: Store, patient: Page, doctor: Page) -> MadeCentre:
+    """A new centre's patient with an appointment now joins by video and its doctor
+    admits them; returns once each side receives the other's video and sound."""
+    made = await make_centre(store, shifts=(Shift(EVERY_DAY, time(0), time(23, 59)),))
+    username, _ = await patient_with_appointment_now(store, made)
+    await sign_in_patient(patient, username, "/appointments")
+    await patient.get_by_role("link", name="Join by video").click()
+    await patient.wait_for_url("**/video/*")
+    await sign_in_staff(doctor, made.doctor_username, "/staff/video")
+    await doctor.locator("main button", has_text="Admit").first.click()
+    await doctor.wait_for_url("**/video/*")
+    for side in (patient, doctor):
+        assert await received_media(side)
+    return made
+
+
 @pytest.fixture
 def doctor_site(mor_site: str, settings: Settings) -> Iterator[str]:
     """Where the doctor's browser goes. A city on PostgreSQL runs several server

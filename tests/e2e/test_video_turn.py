@@ -7,7 +7,6 @@ address). Each browser's TURN username names the person by resource id."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import time
 from pathlib import Path
 
 import pytest
@@ -16,16 +15,9 @@ from starlette.applications import Starlette
 
 from mor.auth.accounts import Accounts
 from mor.config import Settings
-from mor.services.scheduling.rosters import Shift
 from tests.conftest import running_mor
 from tests.e2e.conftest import watched_page
-from tests.e2e.test_booking_in_chromium import sign_in_staff
-from tests.e2e.test_video_consult import (
-    patient_with_appointment_now,
-    received_media,
-    sign_in_patient,
-)
-from tests.scheduling.centre import EVERY_DAY, make_centre
+from tests.e2e.test_video_consult import in_a_call
 from tests.video.coturn import Coturn, coturn_on_loopback
 
 # The kinds of the local and remote candidates the call's media flows on now.
@@ -64,20 +56,12 @@ def relayed_site(settings: Settings, coturn: Coturn, tmp_path: Path) -> Iterator
 async def test_a_call_connects_through_the_turn_relay_alone(
         chromium: Browser, relayed_site: str, coturn: Coturn, app: Starlette) -> None:
     store = app.state.store
-    made = await make_centre(store, shifts=(Shift(EVERY_DAY, time(0), time(23, 59)),))
-    username, _ = await patient_with_appointment_now(store, made)
     async with watched_page(chromium, relayed_site) as patient, \
             watched_page(chromium, relayed_site) as doctor:
-        await sign_in_patient(patient, username, "/appointments")
-        await patient.get_by_role("link", name="Join by video").click()
-        await patient.wait_for_url("**/video/*")
-        await sign_in_staff(doctor, made.doctor_username, "/staff/video")
-        await doctor.locator("main button", has_text="Admit").first.click()
-        await doctor.wait_for_url("**/video/*")
-
+        made = await in_a_call(store, patient, doctor)
         for side in (patient, doctor):
-            assert await received_media(side), coturn.log_tail()
-            assert await side.evaluate(CANDIDATE_TYPES) == ["relay", "relay"]
+            assert await side.evaluate(CANDIDATE_TYPES) == ["relay", "relay"], \
+                coturn.log_tail()
         doctor_account = await Accounts(store.engine).find(made.doctor_username)
         assert doctor_account is not None and doctor_account.fhir_user is not None
         assert (await turn_username(doctor)).endswith(

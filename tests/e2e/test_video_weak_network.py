@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import time
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
@@ -23,17 +22,10 @@ from mor.api.app import create_app
 from mor.config import Settings
 from mor.db.migrate import upgrade
 from mor.fhir.store import Store
-from mor.services.scheduling.rosters import Shift
 from tests.conftest import running_mor
 from tests.e2e.conftest import CHROMIUM_ARGS, watched_page
 from tests.e2e.netns import LOOPBACK_CALLS, NetworkNamespace
-from tests.e2e.test_booking_in_chromium import sign_in_staff
-from tests.e2e.test_video_consult import (
-    patient_with_appointment_now,
-    received_media,
-    sign_in_patient,
-)
-from tests.scheduling.centre import EVERY_DAY, MadeCentre, make_centre
+from tests.e2e.test_video_consult import in_a_call
 
 # Frames decoded so far of the other side's camera, and samples of its sound.
 RECEIVED_SO_FAR = """async () => {
@@ -97,21 +89,6 @@ def network(city: City) -> Iterator[NetworkNamespace]:
     city.network.restore()
 
 
-async def in_a_call(city: City, patient: Page, doctor: Page) -> None:
-    """A patient with an appointment now joins; the doctor admits them; both receive."""
-    made: MadeCentre = await make_centre(
-        city.store, shifts=(Shift(EVERY_DAY, time(0), time(23, 59)),))
-    username, _ = await patient_with_appointment_now(city.store, made)
-    await sign_in_patient(patient, username, "/appointments")
-    await patient.get_by_role("link", name="Join by video").click()
-    await patient.wait_for_url("**/video/*")
-    await sign_in_staff(doctor, made.doctor_username, "/staff/video")
-    await doctor.locator("main button", has_text="Admit").first.click()
-    await doctor.wait_for_url("**/video/*")
-    for side in (patient, doctor):
-        assert await received_media(side)
-
-
 async def frames_and_samples(page: Page) -> tuple[int, int]:
     got = await page.evaluate(RECEIVED_SO_FAR)
     return int(got["frames"]), int(got["samples"])
@@ -133,7 +110,7 @@ async def test_a_weak_link_goes_to_sound_only_and_video_comes_back(
         city: City, network: NetworkNamespace) -> None:
     async with watched_page(city.browser, city.site) as patient, \
             watched_page(city.browser, city.site) as doctor:
-        await in_a_call(city, patient, doctor)
+        await in_a_call(city.store, patient, doctor)
 
         network.limit_to(300)
         for side in (patient, doctor):
@@ -158,7 +135,7 @@ async def test_a_dropped_link_reconnects_by_itself(city: City,
                                                    network: NetworkNamespace) -> None:
     async with watched_page(city.browser, city.site) as patient, \
             watched_page(city.browser, city.site) as doctor:
-        await in_a_call(city, patient, doctor)
+        await in_a_call(city.store, patient, doctor)
 
         network.cut()
         for side in (patient, doctor):

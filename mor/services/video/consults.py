@@ -265,10 +265,7 @@ async def end(store: Store, caller: Principal, encounter_id: str, *,
                                         "or the patient, can end the consultation"))
             seen = consult.admitted_at is not None
             status = "finished" if seen else "cancelled"
-            changed = _with_status(encounter, status, at)
-            changed["participant"] = _closed(changed.get("participant") or [], _instant(at))
-            changed["period"] = {**changed["period"], "end": _instant(at)}
-            updated = await _save(tx, stored, changed)
+            updated = await _save(tx, stored, _ended(encounter, status, at))
             if consult.appointment_id is not None:
                 await _close_appointment(tx, consult.appointment_id, "fulfilled" if seen
                                          else "booked" if as_patient else "noshow")
@@ -304,18 +301,15 @@ async def close_left_over(store: Store, zone: ZoneInfo, *, now: datetime | None 
                 encounter = stored.resource()
                 if not _left_over(encounter, today, at):
                     continue  # someone ended it, or it moved on, since the search
-                seen = consult_of(encounter).admitted_at is not None
+                consult = consult_of(encounter)
+                seen = consult.admitted_at is not None
                 last = _last_change(encounter)
                 end = datetime.combine(last.astimezone(zone).date() + timedelta(days=1),
                                        time.min, zone)
-                changed = _with_status(encounter, "finished" if seen else "cancelled", end)
-                changed["participant"] = _closed(changed.get("participant") or [],
-                                                 _instant(end))
-                changed["period"] = {**changed["period"], "end": _instant(end)}
-                await _save(tx, stored, changed)
-                appointment_id = consult_of(encounter).appointment_id
-                if appointment_id is not None:
-                    await _close_appointment(tx, appointment_id,
+                await _save(tx, stored,
+                            _ended(encounter, "finished" if seen else "cancelled", end))
+                if consult.appointment_id is not None:
+                    await _close_appointment(tx, consult.appointment_id,
                                              "fulfilled" if seen else "noshow")
             closed += 1
         except PreconditionFailed:
@@ -550,6 +544,14 @@ def _with_responsible(encounter: dict[str, Any], practitioner_id: str, at: datet
     if not still_theirs:
         kept.append(_participant(practitioner_id, moment))
     return encounter | {"participant": kept}
+
+
+def _ended(encounter: dict[str, Any], status: str, at: datetime) -> dict[str, Any]:
+    """The encounter ended at ``at`` with this status: nobody responsible any more."""
+    changed = _with_status(encounter, status, at)
+    changed["participant"] = _closed(changed.get("participant") or [], _instant(at))
+    changed["period"] = {**changed["period"], "end": _instant(at)}
+    return changed
 
 
 def _closed(participants: list[dict[str, Any]], moment: str) -> list[dict[str, Any]]:
