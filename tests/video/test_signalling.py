@@ -126,3 +126,28 @@ async def test_a_message_too_big_to_pass_between_processes_is_refused(
     await here.join("consult:4", Peer("c", "clinician", inbox.deliver))
     await here.send("consult:4", message, sender="p")
     assert (await inbox.next("description"))["sdp"] == noise
+
+
+class SlowFirstInbox(Inbox):
+    """A phone whose socket takes longer over the first offer than over the rest."""
+
+    async def deliver(self, message: dict[str, Any]) -> None:
+        if message.get("offer") == 1:
+            await asyncio.sleep(0.05)
+        await super().deliver(message)
+
+
+async def test_messages_reach_a_slow_socket_in_the_order_they_were_sent(
+        relays: tuple[Relay, Relay]) -> None:
+    here, there = relays
+    patient = SlowFirstInbox()
+    await there.join("consult:order", Peer("p", "patient", patient.deliver))
+    await here.join("consult:order", Peer("c", "clinician", Inbox().deliver))
+    for number in range(1, 6):
+        await here.send("consult:order", {"type": "description", "offer": number},
+                        sender="c")
+    async with asyncio.timeout(5):
+        while len([m for m in patient.messages if m["type"] == "description"]) < 5:
+            await asyncio.sleep(0.01)
+    offers = [m["offer"] for m in patient.messages if m["type"] == "description"]
+    assert offers == [1, 2, 3, 4, 5]

@@ -46,6 +46,9 @@ class Peer:
     id: str
     role: str  # "patient" or "clinician"
     deliver: Deliver
+    # Each delivery is a task of its own; the lock keeps them in the order sent (an
+    # answer overtaking its offer's candidates is harmless, two offers swapped are not).
+    in_order: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass(slots=True)
@@ -114,7 +117,8 @@ class LocalRelay:
 
 async def _deliver(peer: Peer, message: dict[str, Any]) -> None:
     try:
-        await peer.deliver(message)
+        async with peer.in_order:
+            await peer.deliver(message)
     except Exception:  # a closed socket: its own handler is leaving the room
         _log.debug("could not deliver a signalling message to peer %s", peer.id)
 

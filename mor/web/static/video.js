@@ -5,6 +5,11 @@
 // never offer at once. The patient says "restart" whenever it needs a fresh offer: when
 // it is ready, after its socket reconnected, or when the media connection failed; the
 // clinician also restarts ICE by itself when its side of the connection fails.
+//
+// Offers are numbered and each answer names the offer it answers: a restart asked for
+// while an offer is on its way brings a second offer, and the answer to the first, when
+// it arrives, must not be taken for the answer to the second (the two sides would then
+// hold different ICE credentials and never connect).
 
 const root = document.getElementById("consult");
 const texts = JSON.parse(document.getElementById("video-texts").textContent);
@@ -24,6 +29,8 @@ const QUEUE_SPREAD_MS = 3_000;
 const FIRST_TRIAL_WAIT_CHECKS = 5;
 const LAST_TRIAL_WAIT_CHECKS = 40;
 const TRIAL_MS = 1500;
+// The patient asks for an offer again if none arrived this long after asking.
+const OFFER_AWAITED_MS = 5000;
 const $ = (id) => document.getElementById(id);
 
 let socket = null;
@@ -35,6 +42,9 @@ let callStarted = false;
 let ended = false;
 let pendingCandidates = [];
 let makingOffer = false;
+let offerWanted = false;
+let offersMade = 0;
+let offerAwaited = null;
 let sendingVideo = true;
 let theirVideo = true;
 let lowSamples = 0;
@@ -113,7 +123,7 @@ async function handle(message) {
       if (role === "clinician" && callStarted) await offer(true);
       break;
     case "description":
-      await onDescription(message.description);
+      await onDescription(message);
       break;
     case "candidate":
       await onCandidate(message.candidate);
@@ -186,7 +196,14 @@ async function freshIceServers() {
 }
 
 function askForOffer() {
-  if (role === "patient") send({ type: "restart" });
+  if (role !== "patient") return;
+  send({ type: "restart" });
+  // A message sent while the other side was still setting up can be lost: ask again
+  // until an offer comes.
+  clearTimeout(offerAwaited);
+  offerAwaited = setTimeout(() => {
+    if (pc && !ended && !pc.remoteDescription) askForOffer();
+  }, OFFER_AWAITED_MS);
 }
 
 function createPeer(stream) {
@@ -233,18 +250,27 @@ async function restartIce() {
 }
 
 async function offer(iceRestart) {
-  if (!pc || makingOffer) return;
+  // Asked for before the peer connection exists, or while an offer is being made: the
+  // offer is made as soon as it can be, not forgotten.
+  if (!pc || makingOffer) {
+    offerWanted = true;
+    return;
+  }
   try {
     makingOffer = true;
+    offerWanted = false;
     const description = await pc.createOffer({ iceRestart });
     await pc.setLocalDescription(description);
-    send({ type: "description", description: pc.localDescription.toJSON() });
+    offersMade += 1;
+    send({ type: "description", description: pc.localDescription.toJSON(), offer: offersMade });
   } finally {
     makingOffer = false;
   }
+  if (offerWanted) await offer(true);
 }
 
-async function onDescription(description) {
+async function onDescription(message) {
+  const { description } = message;
   if (!pc) return;
   if (description.type === "offer") {
     if (role !== "patient") return;
@@ -252,8 +278,10 @@ async function onDescription(description) {
     await flushCandidates();
     // Without an argument the browser makes the answer the state calls for.
     await pc.setLocalDescription();
-    send({ type: "description", description: pc.localDescription.toJSON() });
-  } else if (description.type === "answer" && pc.signalingState === "have-local-offer") {
+    send({ type: "description", description: pc.localDescription.toJSON(),
+      answers: message.offer });
+  } else if (description.type === "answer" && pc.signalingState === "have-local-offer"
+             && message.answers === offersMade) {
     await pc.setRemoteDescription(description);
     await flushCandidates();
   }
