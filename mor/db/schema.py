@@ -343,3 +343,14 @@ INDEX_TABLES: dict[str, Table] = {
     "quantity": idx_quantity,
     "uri": idx_uri,
 }
+
+visit_draft = Table(
+    "visit_draft",
+    metadata,
+    # What a clinician has typed of a visit's note and not yet signed: theirs alone, not
+    # part of the record until signed (then deleted).
+    Column("encounter_id", String(64), primary_key=True),
+    Column("account_id", String(64), primary_key=True),
+    Column("note", Text, nullable=False),  # JSON: mor.services.records.visit_note
+    Column("saved", BigInteger, nullable=False),  # microseconds since 1970, UTC
+)

@@ -3,7 +3,7 @@ person they serve, so the same access rules and the same audit records apply."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -42,13 +42,17 @@ async def write(store: Store, caller: Caller, method: str, path: str,
                                       prefer_return="minimal"))
 
 
-async def transaction(store: Store, caller: Caller, writes: list[tuple[str, dict[str, Any]]]
-                      ) -> None:
+async def transaction(store: Store, caller: Caller, writes: list[tuple[str, dict[str, Any]]],
+                      *, if_match: Mapping[str, str] | None = None) -> None:
     """Write resources all together or not at all: ``writes`` are (``Type/id``, resource)
-    pairs, each an update that creates the resource when it is new."""
+    pairs, each an update that creates the resource when it is new. ``if_match`` maps
+    paths to the version each must still be at (else PreconditionFailed, nothing
+    written)."""
+    versions = if_match or {}
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"resource": {**resource, "id": path.partition("/")[2]},
-         "request": {"method": "PUT", "url": path}}
+         "request": {"method": "PUT", "url": path,
+                     **({"ifMatch": f'W/"{versions[path]}"'} if path in versions else {})}}
         for path, resource in writes]}
     await dispatch(store, FhirRequest(method="POST", path="", caller=caller, body=bundle,
                                       prefer_return="minimal"))
