@@ -89,7 +89,7 @@ async def of_visit(store: Store, resource_type: str, encounter_id: str,
 
 async def test_a_signed_visit_is_in_the_record_as_valid_r4(store: Store,
                                                            centre: Centre) -> None:
-    encounter_id, patient_id = await a_consult(store, centre)
+    encounter_id, _patient_id = await a_consult(store, centre)
     signed = await sign(store, centre.doctor.caller, encounter_id,
                         full_note(await hospital(store)), formulary=FORMULARY,
                         language="th")
