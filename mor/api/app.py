@@ -49,6 +49,7 @@ from mor.web.registering import Registering
 from mor.web.sharing import SharingPages
 from mor.web.signin import SignIn
 from mor.web.video import VideoPages
+from mor.web.visits import VisitPages
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
@@ -85,7 +86,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     centre_admin = CentreAdminPages(store, sign_in, settings.zone, settings.language,
                                     reminders)
     relay = relay_for(engine)
-    video = VideoPages(store, sign_in, relay, settings.ice, settings.zone)
+    visits = VisitPages(store, sign_in, settings.zone)
+    video = VideoPages(store, sign_in, relay, settings.ice, settings.zone, visits)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -164,6 +166,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/video/{encounter}/messages", video.post_message, methods=["POST"]),
             Route("/video/{encounter}/photos/{binary}", video.photo, methods=["GET"]),
             WebSocketRoute("/video/{encounter}/signal", video.signal),
+            Route("/visits/diagnoses", visits.diagnoses, methods=["GET"]),
+            Route("/visits/{encounter}", visits.page, methods=["GET"]),
+            Route("/visits/{encounter}/draft", visits.save_draft, methods=["POST"]),
+            Route("/visits/{encounter}/sign", visits.sign, methods=["POST"]),
             Route("/auth/login", sign_in.login_page, methods=["GET"]),
             Route("/auth/login", sign_in.login, methods=["POST"]),
             Route("/auth/totp", sign_in.totp_page, methods=["GET"]),

@@ -41,6 +41,7 @@ from mor.web.dates import clock
 from mor.web.record_summary import RecordView
 from mor.web.rendering import gettext, render
 from mor.web.signin import SignIn
+from mor.web.visits import VisitPages
 
 STAFF_PATH: Final = "/staff/video"
 # What a browser may send through the socket; anything else is dropped.
@@ -57,8 +58,9 @@ _CLOSE_NOT_ALLOWED: Final = 4403
 
 class VideoPages:
     def __init__(self, store: Store, sign_in: SignIn, relay: Relay, ice: IceSettings,
-                 zone: ZoneInfo) -> None:
+                 zone: ZoneInfo, visits: VisitPages) -> None:
         self.store = store
+        self.visits = visits
         self.sign_in = sign_in
         self.relay = relay
         self.ice = ice
@@ -164,9 +166,10 @@ class VideoPages:
             return self._not_yours(request, csrf)
         if caller.account is not None and caller.account.role in CONSULTING_ROLES:
             colleagues = await consults.colleagues(self.store, caller, consult)
+            note = await self.visits.form_context(request, caller, consult.encounter_id)
             return self._call_page(request, consult, csrf, role="clinician",
                                    colleagues=colleagues,
-                                   record=await self._record(caller, consult))
+                                   record=await self._record(caller, consult), note=note)
         return self._call_page(request, consult, csrf, role="patient")
 
     async def hand_over(self, request: Request) -> Response:
@@ -194,7 +197,8 @@ class VideoPages:
         except ConsultRefused as refused:
             return self._refused(request, csrf, refused)
         await self.relay.send(_room(encounter_id), {"type": "ended"})
-        return RedirectResponse(STAFF_PATH, 303)
+        # On to the note, to finish and sign it now the patient has gone.
+        return RedirectResponse(f"/visits/{encounter_id}", 303)
 
     # -- both: state, ICE servers, chat --------------------------------------------------
 
@@ -359,14 +363,16 @@ class VideoPages:
 
     def _call_page(self, request: Request, consult: Consult, csrf: str, *, role: str,
                    colleagues: list[tuple[str, str]] | None = None,
-                   record: RecordSummary | RecordNotShared | None = None) -> Response:
+                   record: RecordSummary | RecordNotShared | None = None,
+                   note: dict[str, Any] | None = None) -> Response:
         refused = gettext(request, record.reason) if isinstance(
             record, RecordNotShared) else None
         return render(request, "video_call.html", signed_in=True, csrf_token=csrf,
                       consult=consult, role=role, colleagues=colleagues or [],
                       staff_path=STAFF_PATH, relay_only=self.ice.relay_only,
                       summary=record if isinstance(record, RecordSummary) else None,
-                      record_refusal=refused, record=RecordView(request, self.zone))
+                      record_refusal=refused, record=RecordView(request, self.zone),
+                      **(note or {}))
 
     async def _record(self, caller: Principal, consult: Consult
                       ) -> RecordSummary | RecordNotShared:

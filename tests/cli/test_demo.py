@@ -45,6 +45,7 @@ from mor.services.demo.generate import (
     generate_demo,
     has_demo_data,
 )
+from mor.services.records.hospitals import hospitals
 from mor.services.scheduling.booking import free_times
 from mor.services.scheduling.centres import all_centres
 from mor.services.scheduling.lookup import MOST, find
@@ -134,6 +135,16 @@ async def test_the_centres_are_in_the_citys_real_districts_in_its_language(
         assert (details.hours[0].opens.hour, details.hours[0].closes.hour) == (8, 16)
         kinds = [s.kind for s in await services_of(demo.store, centre.id)]
         assert kinds[0] == "general-practice" and 3 <= len(kinds) <= 5
+
+
+async def test_the_city_has_hospitals_to_refer_to_named_in_its_language(
+        demo: Demo) -> None:
+    local = await hospitals(demo.store, demo.city.language)
+    english = await hospitals(demo.store, "en")
+    expected = "Vajira Hospital" if demo.city.slug == "bangkok" else "Mahosot Hospital"
+    assert expected in [h.name for h in english]
+    assert len(local) == len(english) == len(demo.city.hospitals)
+    assert {h.name for h in local} == {n[demo.city.language] for n in demo.city.hospitals}
 
 
 async def test_every_role_has_an_account_that_signs_in_with_the_demo_password(

@@ -88,6 +88,8 @@ class City:
     # What the chronic conditions are called in the city's language, by ICD-10 code.
     condition_texts: Mapping[str, str]
     patients: int = 40
+    # The hospitals its health centres refer patients to, named in each language.
+    hospitals: tuple[Mapping[str, str], ...] = ()
 
     @property
     def zone(self) -> ZoneInfo:
@@ -187,6 +189,8 @@ BANGKOK: Final = City(
             "centre-admin": ("นาย", "นางสาว"), "city-admin": ("นาย", "นางสาว")},
     condition_texts={"I10": "ความดันโลหิตสูง", "E11": "เบาหวานชนิดที่ 2",
                      "E78": "ไขมันในเลือดผิดปกติ"},
+    hospitals=({"th": "โรงพยาบาลวชิรพยาบาล", "en": "Vajira Hospital"},
+               {"th": "โรงพยาบาลราชวิถี", "en": "Rajavithi Hospital"}),
 )
 
 VIENTIANE: Final = City(
@@ -246,6 +250,8 @@ VIENTIANE: Final = City(
             "city-admin": ("ທ້າວ", "ນາງ")},
     condition_texts={"I10": "ຄວາມດັນເລືອດສູງ", "E11": "ເບົາຫວານ ປະເພດ 2",
                      "E78": "ໄຂມັນໃນເລືອດສູງ"},
+    hospitals=({"lo": "ໂຮງໝໍມະໂຫສົດ", "en": "Mahosot Hospital"},
+               {"lo": "ໂຮງໝໍເສດຖາທິລາດ", "en": "Setthathirath Hospital"}),
 )
 
 CITIES: Final = {city.slug: city for city in (BANGKOK, VIENTIANE)}

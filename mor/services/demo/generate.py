@@ -50,6 +50,7 @@ from mor.services.demo.cities import (
     Foreigner,
     Name,
 )
+from mor.services.records.hospitals import hospital_resource
 
 # The one way mor refreshes PostgreSQL's statistics after a bulk load (private there).
 from mor.services.scheduling.booking import BookingRefused, book, free_times
@@ -265,6 +266,9 @@ async def generate_demo(store: Store, city: City) -> DemoSummary | None:
         store, "city.admin", city.password, Role.CITY_ADMIN))
     centres = [await _open_centre(store, city, city_admin, plan, rng, today)
                for plan in city.centres]
+    await _insert(store, [prepare_new(hospital_resource(names, city.language,
+                                                        city.address_city))
+                          for names in city.hospitals])
     patients = _patients(city, centres, rng, today)
     await _insert(store, [prepare_new(p.resource, p.id) for p in patients]
                   + _conditions(city, patients, rng, today))

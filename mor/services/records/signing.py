@@ -58,7 +58,8 @@ _HOME_WINDOW_AHEAD: Final = timedelta(days=60)
 
 class VisitRefused(Exception):
     """A visit that cannot be signed as it is; ``message`` is a msgid whose ``{name}``
-    fields are ``params`` (``what`` fields are msgids too)."""
+    fields are ``params`` (``what`` fields are msgids too, ``medicine`` fields formulary
+    ids, for the reader's language to name)."""
 
     def __init__(self, message: str, **params: str) -> None:
         super().__init__(message)
@@ -115,10 +116,10 @@ async def sign(store: Store, caller: Principal, encounter_id: str, note: VisitNo
                ) -> SignedVisit:
     """Write the visit into the record, signed by the caller. ``language`` is the one
     the patient reads their medicines' instructions in."""
-    practitioner_id = _clinician(caller)
+    practitioner_id = clinician_of(caller)
     _check_note(note, formulary, caller)
     record = await _read_record(store, caller, encounter_id, note)
-    if not _took_part(record.encounter, practitioner_id):
+    if not took_part(record.encounter, practitioner_id):
         raise VisitRefused(N_("Only a clinician who saw the patient in this visit can sign "
                               "its note"))
     if record.signed:
@@ -305,22 +306,22 @@ def _check_prescribed(item: Prescribed, formulary: Formulary) -> None:
         raise VisitRefused(N_("{medicine} is not in the city formulary; choose a medicine "
                               "from the list"), medicine=item.medicine)
     if item.dose is None and entry.dose.amount is not None:
-        raise VisitRefused(N_("Give the dose of {medicine}"), medicine=entry.names.en)
+        raise VisitRefused(N_("Give the dose of {medicine}"), medicine=item.medicine)
     if item.dose is not None and item.dose <= 0:
         raise VisitRefused(N_("The dose of {medicine} must be more than zero"),
-                           medicine=entry.names.en)
+                           medicine=item.medicine)
     if not 1 <= item.per_day <= 24:
         raise VisitRefused(N_("{medicine}: give how many times a day, from 1 to 24"),
-                           medicine=entry.names.en)
+                           medicine=item.medicine)
     if item.days is not None and not 1 <= item.days <= _MOST_DAYS:
         raise VisitRefused(N_("{medicine}: give for how many days, from 1 to 365, or leave "
-                              "it empty for a long-term medicine"), medicine=entry.names.en)
+                              "it empty for a long-term medicine"), medicine=item.medicine)
     if item.quantity is not None and item.quantity <= 0:
         raise VisitRefused(N_("The quantity of {medicine} must be more than zero"),
-                           medicine=entry.names.en)
+                           medicine=item.medicine)
     if item.quantity_needed is None:
         raise VisitRefused(N_("Give the quantity of {medicine} to dispense"),
-                           medicine=entry.names.en)
+                           medicine=item.medicine)
 
 
 def _check_home_collection(note: VisitNote) -> None:
@@ -338,7 +339,7 @@ def _check_home_collection(note: VisitNote) -> None:
         raise VisitRefused(N_("Book the home visit within the next 60 days"))
 
 
-def _clinician(caller: Principal) -> str:
+def clinician_of(caller: Principal) -> str:
     account = caller.account
     if account is None or account.role not in CONSULTING_ROLES or not account.fhir_user_id:
         raise VisitRefused(N_("Only the doctors and nurses of a health centre sign visit "
@@ -346,7 +347,7 @@ def _clinician(caller: Principal) -> str:
     return account.fhir_user_id
 
 
-def _took_part(encounter: Mapping[str, Any], practitioner_id: str) -> bool:
+def took_part(encounter: Mapping[str, Any], practitioner_id: str) -> bool:
     wanted = f"Practitioner/{practitioner_id}"
     return any((entry.get("individual") or {}).get("reference") == wanted
                for entry in encounter.get("participant") or ())

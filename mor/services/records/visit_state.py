@@ -1,0 +1,66 @@
+"""Where a visit's note stands for the clinician on the consultation screen: whether
+they may write it (they saw the patient in this visit), and whether it is signed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from mor.auth.policy import Principal
+from mor.fhir.errors import NotFound
+from mor.fhir.store import Store
+from mor.fhir.visibility import EVERYTHING
+from mor.services import fhir_calls
+from mor.services.records import visit_composition
+from mor.services.records.signing import VisitRefused, clinician_of, took_part
+from mor.services.records.vital_signs import LOINC
+
+
+@dataclass(frozen=True, slots=True)
+class SignedNote:
+    composition_id: str
+    signed_at: datetime | None
+    documents: tuple[tuple[str, str], ...]  # (DocumentReference id, title)
+
+
+async def may_write_note(store: Store, caller: Principal, encounter_id: str) -> bool:
+    """Whether the caller is a doctor or nurse who saw the patient in this visit. Reads
+    only the visit's participants, nothing of the patient's record, so nothing is
+    audited: the draft is saved every few seconds."""
+    try:
+        practitioner_id = clinician_of(caller)
+    except VisitRefused:
+        return False
+    async with store.reading(EVERYTHING) as tx:
+        try:
+            encounter = (await tx.read("Encounter", encounter_id)).resource()
+        except NotFound:
+            return False
+    return took_part(encounter, practitioner_id)
+
+
+async def signed_note(store: Store, caller: Principal, encounter_id: str
+                      ) -> SignedNote | None:
+    """The visit's signed note and its documents, read as the caller (audited)."""
+    notes = await fhir_calls.search(store, caller, "Composition", [
+        ("encounter", f"Encounter/{encounter_id}"), ("status", "final"),
+        ("type", f"{LOINC}|{visit_composition.CONSULT_NOTE[0]}"), ("_count", "1")])
+    if not notes:
+        return None
+    note = notes[0]
+    documents = await fhir_calls.search(store, caller, "DocumentReference", [
+        ("encounter", f"Encounter/{encounter_id}"), ("status", "current"),
+        ("_count", "20")])
+    return SignedNote(
+        composition_id=note["id"],
+        signed_at=datetime.fromisoformat(note["date"]) if note.get("date") else None,
+        documents=tuple((d["id"], str(d.get("description") or _title(d)))
+                        for d in documents))
+
+
+def _title(document: dict[str, object]) -> str:
+    contents = document.get("content")
+    if isinstance(contents, list) and contents:
+        attachment = contents[0].get("attachment") or {}
+        return str(attachment.get("title", ""))
+    return ""
