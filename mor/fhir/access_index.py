@@ -8,7 +8,8 @@ parameter does, so a search can never name them.
 
 - ``-patient`` (reference): the patient whose record holds the resource: the R4 Patient
   CompartmentDefinition, and Task, Device, GuidanceResponse and Contract by their
-  ``patient``; a Patient points at itself. A resource can belong to several patients.
+  ``patient``; a Binary by its ``securityContext``; a Patient points at itself. A
+  resource can belong to several patients.
 - ``-grantee`` (reference): whom an active, permitting ``patient-privacy`` Consent lets
   see the patient's record (``Consent.provision.actor``), and ``-grant-period`` (date)
   when the provision has a period.
@@ -56,6 +57,8 @@ def access_rows(resource: Mapping[str, Any], rows: Sequence[IndexRow]) -> list[I
     patients: set[str] = set()
     if resource_type == "Patient" and isinstance(resource.get("id"), str):
         patients.add(resource["id"])
+    if resource_type == "Binary":
+        patients.update(_security_context_patient(resource))
     links = patient_links().get(str(resource_type), frozenset())
     for row in rows:
         if row.table == "reference" and row.param in links and row.group is None:
@@ -70,6 +73,17 @@ def access_rows(resource: Mapping[str, Any], rows: Sequence[IndexRow]) -> list[I
     if resource_type == "Consent":
         found += _grant_rows(resource)
     return found
+
+
+def _security_context_patient(binary: Mapping[str, Any]) -> list[str]:
+    """A Binary is in the record of the patient its ``securityContext`` names (a photo
+    sent in a consult, a visit's PDF): R4 gives Binary no search parameter to say so."""
+    context = binary.get("securityContext")
+    reference = context.get("reference") if isinstance(context, dict) else None
+    if not isinstance(reference, str):
+        return []
+    kind, _, patient_id = reference.partition("/")
+    return [patient_id] if kind == "Patient" and patient_id and "/" not in patient_id else []
 
 
 def _grant_rows(consent: Mapping[str, Any]) -> list[IndexRow]:

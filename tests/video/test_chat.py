@@ -130,7 +130,8 @@ async def test_a_photo_is_a_binary_that_only_its_consult_shows(
     async with store.reading(EVERYTHING) as tx:
         binary = (await tx.read("Binary", sent.photo_binary_id)).resource()
     assert validate_structure(binary) == []
-    assert binary["securityContext"] == {"reference": f"Encounter/{eid}"}
+    # In the patient's record: their consent decides which clinicians read it.
+    assert binary["securityContext"] == {"reference": f"Patient/{alice.patient.id}"}
 
     # Nobody outside the consult sees it, nor any Binary through this consult.
     bob, _ = await patient_caller(store)

@@ -6,9 +6,9 @@ consult's Encounter, ``subject`` the patient, ``sender`` who wrote it (Patient,
 RelatedPerson acting for them, or Practitioner) and ``recipient`` the other side (the
 clinician responsible, or the centre while nobody is), ``sent``, and the text as
 ``payload.contentString``. A photo is a ``Binary`` (its ``securityContext`` the
-Encounter) and a Communication whose ``payload.contentAttachment`` points at it
-(``url`` ``Binary/<id>``, ``contentType``, ``size``, SHA-1 ``hash``, ``title``), its
-caption a second, ``contentString``, payload. A FHIR client finds a consult's chat with
+Patient, so it is in their record) and a Communication whose
+``payload.contentAttachment`` points at it (``url`` ``Binary/<id>``, ``contentType``,
+``size``, SHA-1 ``hash``, ``title``), its caption a second, ``contentString``, payload. A FHIR client finds a consult's chat with
 ``Communication?encounter=Encounter/<id>``.
 
 Only those who may join the call (:func:`mor.services.video.consults.joins`) write or
@@ -153,7 +153,7 @@ async def _post(store: Store, caller: Principal, encounter_id: str,
             raise ConsultRefused(_NOT_YOURS)
         if binary is not None:
             stored = await tx.create(binary | {
-                "securityContext": {"reference": f"Encounter/{encounter_id}"}})
+                "securityContext": {"reference": f"Patient/{consult.patient_id}"}})
             payload[0]["contentAttachment"]["url"] = stored.reference
         created = await tx.create({
             "resourceType": "Communication", "status": "completed",
