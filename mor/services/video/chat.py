@@ -8,8 +8,8 @@ clinician responsible, or the centre while nobody is), ``sent``, and the text as
 ``payload.contentString``. A photo is a ``Binary`` (its ``securityContext`` the
 Patient, so it is in their record) and a Communication whose
 ``payload.contentAttachment`` points at it (``url`` ``Binary/<id>``, ``contentType``,
-``size``, SHA-1 ``hash``, ``title``), its caption a second, ``contentString``, payload. A FHIR client finds a consult's chat with
-``Communication?encounter=Encounter/<id>``.
+``size``, SHA-1 ``hash``, ``title``), its caption a second, ``contentString``, payload.
+A FHIR client finds a consult's chat with ``Communication?encounter=Encounter/<id>``.
 
 Only those who may join the call (:func:`mor.services.video.consults.joins`) write or
 read its chat; each reading is recorded, as FHIR reads are.
