@@ -43,8 +43,12 @@ from mor.web.admin_centres import CentreAdminPages
 from mor.web.booking import BookingPages
 from mor.web.dates import default_era, long_day
 from mor.web.day_list import DayListPages
+from mor.web.documents import DocumentPages
 from mor.web.i18n import translations
 from mor.web.identity_checks import IdentityCheckPages
+from mor.web.my_record import MyRecordPages
+from mor.web.patient_visits import PatientVisitPages
+from mor.web.pharmacy import PharmacyPages
 from mor.web.registering import Registering
 from mor.web.sharing import SharingPages
 from mor.web.signin import SignIn
@@ -87,6 +91,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                                     reminders)
     relay = relay_for(engine)
     visits = VisitPages(store, sign_in, settings.zone)
+    patient_visits = PatientVisitPages(store, sign_in, settings.zone)
+    pharmacy = PharmacyPages(store, sign_in, settings.zone)
+    documents = DocumentPages(store, sign_in, settings.zone)
+    my_record = MyRecordPages(store, sign_in, settings.zone)
     video = VideoPages(store, sign_in, relay, settings.ice, settings.zone, visits)
 
     @asynccontextmanager
@@ -170,6 +178,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/visits/{encounter}", visits.page, methods=["GET"]),
             Route("/visits/{encounter}/draft", visits.save_draft, methods=["POST"]),
             Route("/visits/{encounter}/sign", visits.sign, methods=["POST"]),
+            Route("/my/visits", patient_visits.visits, methods=["GET"]),
+            Route("/my/record", my_record.record, methods=["GET"]),
+            Route("/my/record/access", my_record.access, methods=["GET"]),
+            Route("/pharmacy", pharmacy.queue, methods=["GET"]),
+            Route("/pharmacy/labels/{request}", documents.label, methods=["GET"]),
+            Route("/documents/{document}", documents.document, methods=["GET"]),
+            Route("/pharmacy/prescriptions/{task}/accept", pharmacy.accept, methods=["POST"]),
+            Route("/pharmacy/prescriptions/{task}/query", pharmacy.query_back,
+                  methods=["POST"]),
+            Route("/pharmacy/prescriptions/{task}/dispense", pharmacy.dispense,
+                  methods=["POST"]),
+            Route("/pharmacy/deliveries/{task}/advance", pharmacy.advance, methods=["POST"]),
+            Route("/my/visits/{encounter}", patient_visits.visit, methods=["GET"]),
             Route("/auth/login", sign_in.login_page, methods=["GET"]),
             Route("/auth/login", sign_in.login, methods=["POST"]),
             Route("/auth/totp", sign_in.totp_page, methods=["GET"]),

@@ -3,7 +3,7 @@ languages never share a translation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -58,3 +58,11 @@ def _switch_url(request: Request, name: str) -> Callable[[str], str]:
 
 def gettext(request: Request, message: str) -> str:
     return str(translations(language_of(request)).gettext(message))
+
+
+def formatted(text: str, params: Mapping[str, str]) -> str:
+    """A translated message with its ``{name}`` fields filled in."""
+    try:
+        return text.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return text  # a translation that lost a field still reads

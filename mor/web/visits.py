@@ -4,6 +4,7 @@ call is over), saved as a draft while the clinician types, then signed into the 
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -18,6 +19,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from mor.auth.callers import person_caller
 from mor.auth.policy import Principal
 from mor.fhir.store import Store
+from mor.services.documents.fonts import FontMissing
+from mor.services.documents.visit_documents import write_visit_documents
 from mor.services.prescribing.formulary import Formulary, label
 from mor.services.records import signing
 from mor.services.records.drafts import Drafts
@@ -32,7 +35,7 @@ from mor.services.video.consults import CONSULTING_ROLES, ConsultNotFound, get_c
 from mor.web.dates import clock
 from mor.web.i18n import N_, language_of
 from mor.web.record_summary import RecordView
-from mor.web.rendering import gettext, render
+from mor.web.rendering import formatted, gettext, render
 from mor.web.signin import SignIn
 from mor.web.visit_form import (
     VITALS,
@@ -44,6 +47,7 @@ from mor.web.visit_form import (
 )
 
 _MOST_SUGGESTIONS: Final = 12
+_log = logging.getLogger(__name__)
 
 
 class VisitPages:
@@ -66,6 +70,9 @@ class VisitPages:
         if not await may_write_note(self.store, caller, encounter_id):
             return self._not_yours(request, csrf)
         signed = await signed_note(self.store, caller, encounter_id)
+        if signed is not None and not signed.documents and await self._documents(
+                request, caller, encounter_id):
+            signed = await signed_note(self.store, caller, encounter_id)
         if signed is not None:
             return render(request, "visit_signed.html", signed_in=True, csrf_token=csrf,
                           encounter_id=encounter_id, signed=signed,
@@ -182,6 +189,24 @@ class VisitPages:
             return await self._again(request, caller, csrf, encounter_id, form, note=note,
                                      problem=self._refusal_text(request, refused))
         await self.drafts.discard(encounter_id, account_id)
+        # The printable prescription and referral letter, in the reader's language
+        # (the patient's, who reads them, is the same at a centre of their city).
+        await self._documents(request, caller, encounter_id)
+        return RedirectResponse(f"/visits/{encounter_id}", 303)
+
+    async def _documents(self, request: Request, caller: Principal, encounter_id: str
+                         ) -> list[str]:
+        """The signed visit's printable prescription and referral letter, in the
+        reader's language; made once (again when the page opens, if they are not)."""
+        try:
+            return await write_visit_documents(self.store, caller, encounter_id,
+                                               language_of(request),
+                                               formulary=self.formulary, zone=self.zone)
+        except FontMissing as missing:
+            # Signed all the same: the record is whole, and the documents are made
+            # when the note is next opened, once the fonts are installed.
+            _log.error("the visit's documents were not made: %s", missing)
+            return []
         return RedirectResponse(f"/visits/{encounter_id}", 303)
 
     async def diagnoses(self, request: Request) -> Response:
@@ -242,15 +267,16 @@ class VisitPages:
     def _refusal_text(self, request: Request, refused: VisitRefused) -> str:
         language = language_of(request)
         params = dict(refused.params)
-        if "what" in params:
-            params["what"] = gettext(request, params["what"])
+        what = params.get("what")
+        if what is not None:
+            params["what"] = gettext(request, what)
         if "medicine" in params:
             entry = self.formulary.get(params["medicine"])
             params["medicine"] = label(entry, language) if entry else params["medicine"]
-        return _formatted(gettext(request, refused.message), params)
+        return formatted(gettext(request, refused.message), params)
 
     def _problem_text(self, request: Request, problem: FormProblem) -> str:
-        return _formatted(gettext(request, problem.message),
+        return formatted(gettext(request, problem.message),
                           {"field": gettext(request, _FIELD_NAMES.get(
                               _field_kind(problem.field), problem.field))})
 
@@ -310,13 +336,6 @@ def _field_kind(field: str) -> str:
 def _diagnosis_name(code: str, language: str) -> str:
     found = icd10.lookup(code)
     return found.name(language) if found else ""
-
-
-def _formatted(text: str, params: Mapping[str, str]) -> str:
-    try:
-        return text.format(**params)
-    except (KeyError, IndexError, ValueError):
-        return text  # a translation that lost a field still reads
 
 
 def _address(request: Request) -> str | None:

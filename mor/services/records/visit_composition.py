@@ -5,8 +5,9 @@ wrote (``Provenance``)."""
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping, Sequence
-from html import escape
+from html import escape, unescape
 from typing import Any, Final
 
 from mor.services.records.lab_tests import LOINC
@@ -65,6 +66,12 @@ def narrative(text: str) -> dict[str, Any]:
     lines = "<br/>".join(escape(line) for line in text.strip().splitlines())
     return {"status": "additional",
             "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{lines}</div>'}
+
+
+def plain_text(div: str) -> str:
+    """The text :func:`narrative` made the ``div`` of, line for line."""
+    lines = re.sub(r"<br\s*/?>", "\n", div)
+    return unescape(re.sub(r"<[^>]+>", "", lines)).strip()
 
 
 def provenance(targets: Sequence[str], visit: Visit) -> dict[str, Any]:
