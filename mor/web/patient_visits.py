@@ -4,6 +4,7 @@ referral, documents) with where their medicines are on the way home."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -68,7 +69,7 @@ class PatientVisitPages:
                       story=[(step_name(step.status), datetime.fromisoformat(step.when))
                              for step in story], step_name=step_name)
 
-    def _when(self, request: Request) -> object:
+    def _when(self, request: Request) -> Callable[[datetime | None], str]:
         view = RecordView(request, self.zone)
 
         def when(moment: datetime | None) -> str:

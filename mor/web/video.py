@@ -27,6 +27,7 @@ from mor.auth.callers import person_caller
 from mor.auth.policy import Principal
 from mor.fhir.store import Store
 from mor.services.records.summary import RecordNotShared, RecordSummary, record_summary
+from mor.services.records.vital_history import vital_history
 from mor.services.scheduling import day_lists
 from mor.services.video import chat, consults
 from mor.services.video.consults import (
@@ -42,6 +43,7 @@ from mor.web.record_summary import RecordView
 from mor.web.rendering import gettext, render
 from mor.web.signin import SignIn
 from mor.web.visits import VisitPages
+from mor.web.vital_trends import trends
 
 STAFF_PATH: Final = "/staff/video"
 # What a browser may send through the socket; anything else is dropped.
@@ -167,9 +169,12 @@ class VideoPages:
         if caller.account is not None and caller.account.role in CONSULTING_ROLES:
             colleagues = await consults.colleagues(self.store, caller, consult)
             note = await self.visits.form_context(request, caller, consult.encounter_id)
+            record = await self._record(caller, consult)
+            if isinstance(record, RecordSummary):
+                note["trends"] = trends(await vital_history(
+                    self.store, caller, consult.patient_id), RecordView(request, self.zone))
             return self._call_page(request, consult, csrf, role="clinician",
-                                   colleagues=colleagues,
-                                   record=await self._record(caller, consult), note=note)
+                                   colleagues=colleagues, record=record, note=note)
         return self._call_page(request, consult, csrf, role="patient")
 
     async def hand_over(self, request: Request) -> Response:

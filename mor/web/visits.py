@@ -30,6 +30,7 @@ from mor.services.records.signing import ItemWarnings, VisitRefused, WarningsNot
 from mor.services.records.summary import RecordNotShared, RecordSummary, record_summary
 from mor.services.records.visit_note import VisitNote
 from mor.services.records.visit_state import may_write_note, signed_note
+from mor.services.records.vital_history import vital_history
 from mor.services.terminology import icd10
 from mor.services.video.consults import CONSULTING_ROLES, ConsultNotFound, get_consult
 from mor.web.dates import clock
@@ -45,6 +46,7 @@ from mor.web.visit_form import (
     note_from_form,
     rows_of,
 )
+from mor.web.vital_trends import trends
 
 _MOST_SUGGESTIONS: Final = 12
 _log = logging.getLogger(__name__)
@@ -81,6 +83,9 @@ class VisitPages:
                               clock(signed.signed_at, self.zone))))
         record = await self._record(caller, encounter_id)
         context = await self.form_context(request, caller, encounter_id)
+        if isinstance(record, RecordSummary):
+            context["trends"] = trends(await vital_history(
+                self.store, caller, record.patient.patient_id), RecordView(request, self.zone))
         return render(request, "visit.html", signed_in=True, csrf_token=csrf,
                       summary=record if isinstance(record, RecordSummary) else None,
                       record_refusal=gettext(request, record.reason)

@@ -152,8 +152,13 @@ async def test_the_doctor_reads_the_patients_record_beside_the_call(app: Starlet
                       "132/84 mmHg", "72 /min", "36.6 °C", "61.5 kg", "97 %",
                       "1 Mar 2025", "Fever and cough", "Bang Rak Health Centre"):
             assert shown in call, shown
+        # Beside the latest values, their course: the earlier blood pressure too, never
+        # a measurement entered in error.
+        trends = call.partition('id="vital-trends"')[2].partition("</section>")[0]
+        assert "<svg" in trends and "Blood pressure" in trends and "150/95" in trends
+        assert "39.9" not in trends
         # (The note's form beside it lists the whole formulary, Enalapril included.)
-        record = call.partition('id="record"')[2].partition('id="visit-note"')[0]
+        record = call.partition('id="record"')[2].partition('id="vital-trends"')[0]
         for left_out in ("Acute upper respiratory infection", "Gastritis", "Enalapril",
                          "Egg", "150/95", "39.9", "Someone else"):
             assert left_out not in record, left_out
