@@ -158,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/admin/centres/{centre}", centre_admin.change, methods=["POST"]),
             Route("/staff/today/changes", day_list.changes, methods=["GET"]),
             Route("/staff/today/{appointment}", day_list.mark, methods=["POST"]),
+            Route("/staff/today/{appointment}/visit", day_list.open_visit, methods=["POST"]),
             Route("/staff/identity-checks", identity_checks.verify, methods=["POST"]),
             Route("/appointments/{appointment}/video", video.patient_page, methods=["GET"]),
             Route("/staff/video", video.waiting_list, methods=["GET"]),

@@ -18,10 +18,13 @@ from mor.auth.callers import person_caller
 from mor.auth.policy import Principal
 from mor.auth.roles import CLINICAL_ROLES, Role
 from mor.fhir.store import Store
+from mor.services.records import visits_in_person
+from mor.services.records.signing import VisitRefused
 from mor.services.scheduling import day_lists
 from mor.services.scheduling.centres import CentreNotFound, get_centre
 from mor.services.scheduling.codes import SERVICE_KINDS
 from mor.services.scheduling.day_lists import NotYourCentre
+from mor.services.video.consults import CONSULTING_ROLES
 from mor.web.charts import Series, stacked_columns
 from mor.web.dates import clock, era_of, long_day, short_day
 from mor.web.i18n import N_, language_of
@@ -81,6 +84,26 @@ class DayListPages:
                                     error=gettext(request, str(refused)))
         return RedirectResponse(f"{PATH}?" + urlencode({"centre": centre_id}), 303)
 
+    async def open_visit(self, request: Request) -> Response:
+        """The visit of an appointment at the centre, to write its note (as beside a
+        video call)."""
+        found = await self._staff(request)
+        if isinstance(found, Response):
+            return found
+        staff, csrf = found
+        form = await request.form()
+        centre_id = self._centre_id(request, staff) or ""
+        if str(form.get("csrf_token", "")) != csrf:
+            return await self._page(request, staff, csrf, status=400, error=gettext(
+                request, "The form expired; please try again."))
+        try:
+            encounter_id = await visits_in_person.open_visit(
+                self.store, staff, centre_id, request.path_params["appointment"])
+        except VisitRefused as refused:
+            return await self._page(request, staff, csrf, status=409,
+                                    error=gettext(request, refused.message))
+        return RedirectResponse(f"/visits/{encounter_id}", 303)
+
     async def _page(self, request: Request, staff: Principal, csrf: str, *,
                     status: int = 200, error: str | None = None) -> Response:
         language = language_of(request)
@@ -119,6 +142,8 @@ class DayListPages:
         return render(
             request, "day_list.html", status, centre=centre, centres=centre_names,
             today=long_day(today, language, era), visits=visits, clinician=clinician,
+            writes_notes=staff.account is not None
+            and staff.account.role in CONSULTING_ROLES,
             clock=lambda moment: clock(moment, self.zone),
             kinds={k: gettext(request, v) for k, v in SERVICE_KINDS.items()},
             marks={k: gettext(request, v) for k, v in _MARK_NAMES.items()},

@@ -29,10 +29,10 @@ from mor.services.records.lab_tests import LAB_TESTS
 from mor.services.records.signing import ItemWarnings, VisitRefused, WarningsNotAcknowledged
 from mor.services.records.summary import RecordNotShared, RecordSummary, record_summary
 from mor.services.records.visit_note import VisitNote
-from mor.services.records.visit_state import may_write_note, signed_note
+from mor.services.records.visit_state import may_write_note, patient_of_visit, signed_note
 from mor.services.records.vital_history import vital_history
 from mor.services.terminology import icd10
-from mor.services.video.consults import CONSULTING_ROLES, ConsultNotFound, get_consult
+from mor.services.video.consults import CONSULTING_ROLES
 from mor.web.dates import clock
 from mor.web.i18n import N_, language_of
 from mor.web.record_summary import RecordView
@@ -251,13 +251,12 @@ class VisitPages:
 
     async def _record(self, caller: Principal, encounter_id: str
                       ) -> RecordSummary | RecordNotShared | None:
-        try:
-            consult = await get_consult(self.store, encounter_id)
-        except ConsultNotFound:
+        patient_id = await patient_of_visit(self.store, encounter_id)
+        if patient_id is None:
             return None
         try:
             return await record_summary(
-                self.store, caller, consult.patient_id,
+                self.store, caller, patient_id,
                 today=datetime.now(self.zone).date(), current_encounter=encounter_id)
         except RecordNotShared as refused:
             return refused

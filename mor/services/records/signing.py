@@ -53,6 +53,9 @@ VITAL_NAMES: Final = {
     "weight": N_("Weight"), "height": N_("Height"),
 }
 _MOST_DAYS: Final = 365
+# A visit at the centre (v3-ActCode), which signing closes with its appointment.
+AMBULATORY_CODE: Final = "AMB"
+_OPEN: Final = frozenset({"booked", "arrived", "checked-in", "in-progress"})
 _HOME_WINDOW_AHEAD: Final = timedelta(days=60)
 
 
@@ -99,6 +102,9 @@ class _Record:
     medications: dict[str, dict[str, Any]]
     hospital: dict[str, Any] | None
     signed: bool  # a signed note of this visit exists
+    # The appointment of a visit at the centre, which signing closes (a video consult's
+    # call closes its own).
+    appointment: dict[str, Any] | None = None
 
 
 async def prescribing_warnings(store: Store, caller: Principal, encounter_id: str,
@@ -133,10 +139,15 @@ async def sign(store: Store, caller: Principal, encounter_id: str, note: VisitNo
                   practitioner_id, _reference_id(record.encounter.get("serviceProvider")),
                   at)
     writes, signed = _resources(note, visit, record, formulary, found, language)
+    versions = {f"Encounter/{encounter_id}": record.version}
+    if record.appointment is not None and record.appointment.get("status") in _OPEN:
+        # Seen and signed: the visit at the centre is over.
+        appointment = {k: v for k, v in record.appointment.items() if k != "meta"}
+        path = f"Appointment/{appointment['id']}"
+        writes.append((path, appointment | {"status": "fulfilled"}))
+        versions[path] = str(record.appointment["meta"]["versionId"])
     try:
-        await fhir_calls.transaction(
-            store, caller, writes,
-            if_match={f"Encounter/{encounter_id}": record.version})
+        await fhir_calls.transaction(store, caller, writes, if_match=versions)
     except PreconditionFailed:
         raise VisitRefused(N_("Someone changed this visit at the same moment; open it "
                               "again and sign once more")) from None
@@ -185,6 +196,9 @@ def _resources(note: VisitNote, visit: Visit, record: _Record, formulary: Formul
     note_resource = visit_composition.composition(
         note, visit, composition_id=composition_id, title=title, entries=entries)
     encounter = {k: v for k, v in record.encounter.items() if k != "meta"}
+    if (encounter.get("class") or {}).get("code") == AMBULATORY_CODE and \
+            encounter.get("status") in _OPEN:
+        encounter = _finished(encounter, visit.when)
     if conditions:
         encounter["diagnosis"] = [
             {"condition": {"reference": f"Condition/{c['id']}"}, "rank": rank}
@@ -199,6 +213,15 @@ def _resources(note: VisitNote, visit: Visit, record: _Record, formulary: Formul
     return writes, SignedVisit(visit.encounter_id, composition_id,
                                tuple(path for path, _ in writes),
                                task["id"] if task else None)
+
+
+def _finished(encounter: dict[str, Any], at: str) -> dict[str, Any]:
+    history = [*encounter.get("statusHistory", [])]
+    if history:
+        history[-1] = {**history[-1], "period": {**history[-1].get("period", {}), "end": at}}
+    history.append({"status": "finished", "period": {"start": at}})
+    return {**encounter, "status": "finished", "statusHistory": history,
+            "period": {**encounter.get("period", {}), "end": at}}
 
 
 def _warnings(note: VisitNote, record: _Record, formulary: Formulary) -> list[ItemWarnings]:
@@ -236,13 +259,29 @@ async def _read_record(store: Store, caller: Principal, encounter_id: str,
             ("patient", f"Patient/{patient}"), ("status", "active,on-hold"),
             ("_include", "MedicationRequest:medication"), ("_count", "100")])
         hospital = await _hospital(reads, note)
+        appointment = await _appointment_at_centre(reads, encounter)
         notes = await reads.search("Composition", [
             ("encounter", f"Encounter/{encounter_id}"), ("status", "final"),
             ("type", f"{LOINC}|{visit_composition.CONSULT_NOTE[0]}"), ("_count", "1")])
     medications = {f"Medication/{m['id']}": m for m in current.included
                    if m.get("resourceType") == "Medication"}
     return _Record(encounter, str(encounter.get("meta", {}).get("versionId", "")),
-                   allergies, current.matches, medications, hospital, bool(notes.matches))
+                   allergies, current.matches, medications, hospital, bool(notes.matches),
+                   appointment)
+
+
+async def _appointment_at_centre(reads: Reads, encounter: Mapping[str, Any]
+                                 ) -> dict[str, Any] | None:
+    if (encounter.get("class") or {}).get("code") != AMBULATORY_CODE:
+        return None
+    for reference in encounter.get("appointment") or ():
+        appointment_id = _reference_id(reference)
+        if appointment_id:
+            try:
+                return await reads.read(f"Appointment/{appointment_id}")
+            except NotFound:
+                return None
+    return None
 
 
 async def _hospital(reads: Reads, note: VisitNote) -> dict[str, Any] | None:

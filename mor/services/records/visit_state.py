@@ -39,6 +39,18 @@ async def may_write_note(store: Store, caller: Principal, encounter_id: str) -> 
     return took_part(encounter, practitioner_id)
 
 
+async def patient_of_visit(store: Store, encounter_id: str) -> str | None:
+    """The id of the visit's patient (whose record the page then reads as the caller)."""
+    async with store.reading(EVERYTHING) as tx:
+        try:
+            encounter = (await tx.read("Encounter", encounter_id)).resource()
+        except NotFound:
+            return None
+    reference = (encounter.get("subject") or {}).get("reference", "")
+    kind, _, patient_id = str(reference).partition("/")
+    return patient_id if kind == "Patient" and patient_id else None
+
+
 async def signed_note(store: Store, caller: Principal, encounter_id: str
                       ) -> SignedNote | None:
     """The visit's signed note and its documents, read as the caller (audited)."""
