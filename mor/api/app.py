@@ -192,6 +192,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                   methods=["POST"]),
             Route("/pharmacy/deliveries/{task}/advance", pharmacy.advance, methods=["POST"]),
             Route("/my/visits/{encounter}", patient_visits.visit, methods=["GET"]),
+            Route("/my/visits/{encounter}/changes", patient_visits.changes, methods=["GET"]),
             Route("/auth/login", sign_in.login_page, methods=["GET"]),
             Route("/auth/login", sign_in.login, methods=["POST"]),
             Route("/auth/totp", sign_in.totp_page, methods=["GET"]),

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from mor.auth.callers import person_caller
 from mor.auth.policy import Principal
@@ -18,7 +18,13 @@ from mor.auth.roles import Role
 from mor.fhir.errors import FhirError
 from mor.fhir.store import Store
 from mor.services.pharmacy.delivery import STEP_NAMES, delivery_story
-from mor.services.records.visit_summary import VisitNotFound, signed_visits, visit_summary
+from mor.services.records.visit_state import patient_of_visit
+from mor.services.records.visit_summary import (
+    VisitNotFound,
+    change_token,
+    signed_visits,
+    visit_summary,
+)
 from mor.web.dates import clock
 from mor.web.i18n import language_of
 from mor.web.record_summary import RecordView
@@ -68,6 +74,21 @@ class PatientVisitPages:
                       summary=summary, when=self._when(request),
                       story=[(step_name(step.status), datetime.fromisoformat(step.when))
                              for step in story], step_name=step_name)
+
+    async def changes(self, request: Request) -> Response:
+        """A token that changes when the visit's medicines move on, for the page to
+        refresh their delivery's steps; nothing about anyone."""
+        found = await self._patient(request)
+        if isinstance(found, Response):
+            return JSONResponse({"error": gettext(request, "Sign in again.")}, 401)
+        caller, _, _ = found
+        encounter_id = request.path_params["encounter"]
+        patient_id = await patient_of_visit(self.store, encounter_id)
+        own = caller.account.fhir_user_id if caller.account else None
+        if patient_id is None or patient_id not in (own, *caller.proxies):
+            return JSONResponse({"error": gettext(request, "There is no such visit")}, 404)
+        return JSONResponse({"token": await change_token(self.store, encounter_id)},
+                            headers={"Cache-Control": "no-store"})
 
     def _when(self, request: Request) -> Callable[[datetime | None], str]:
         view = RecordView(request, self.zone)

@@ -74,6 +74,8 @@ async def test_the_pharmacist_checks_dispenses_and_the_patient_follows_the_deliv
             assert shown in summary, shown
         thai = (await patient.get(f"/my/visits/{encounter_id}", params={"lang": "th"})).text
         assert amoxicillin.names.th in thai
+        assert f'data-live="/my/visits/{encounter_id}/changes"' in summary
+        before = (await patient.get(f"/my/visits/{encounter_id}/changes")).json()["token"]
         [document] = re.findall(r'href="(/documents/[\w-]+)"', summary)
         prescription = await patient.get(document)
         assert prescription.headers["content-type"] == "application/pdf"
@@ -116,6 +118,9 @@ async def test_the_pharmacist_checks_dispenses_and_the_patient_follows_the_deliv
 
     async with browser(app) as patient:
         await sign_in(patient, username, PASSWORD)
+        changes = await patient.get(f"/my/visits/{encounter_id}/changes")
+        assert changes.json()["token"] != before  # the page reloads its delivery part
+        assert "Somsri" not in changes.text
         summary = (await patient.get(f"/my/visits/{encounter_id}")).text
         status = summary.partition('id="delivery-status"')[2].partition("</p>")[0]
         assert "on the way" in status and "by rider" in status and "RD-42" in status
@@ -147,6 +152,7 @@ async def test_others_cannot_use_the_pharmacy_or_read_the_visit(app: Starlette) 
         await sign_in(stranger, stranger_name, PASSWORD)
         page = await stranger.get(f"/my/visits/{encounter_id}")
         assert page.status_code == 404 and "Somsri" not in page.text
+        assert (await stranger.get(f"/my/visits/{encounter_id}/changes")).status_code == 404
         async with store.reading(EVERYTHING) as tx:
             [document] = await find(tx, "DocumentReference",
                                     [("encounter", f"Encounter/{encounter_id}")])

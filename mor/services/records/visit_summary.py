@@ -14,6 +14,7 @@ from mor.auth.policy import Principal
 from mor.fhir.errors import Forbidden, Gone, NotFound
 from mor.fhir.permissions import Access
 from mor.fhir.store import Store
+from mor.fhir.visibility import EVERYTHING
 from mor.services import fhir_calls
 from mor.services.pharmacy.prescription import DELIVER, DELIVERY_STATUS_SYSTEM
 from mor.services.prescribing.formulary import FORMULARY_SYSTEM, Formulary, label
@@ -22,6 +23,7 @@ from mor.services.records.lab_tests import BY_LOINC
 from mor.services.records.visit_clinical import ICD10
 from mor.services.records.visit_orders import HOME_COLLECTION, TASK_SYSTEM
 from mor.services.records.vital_signs import LOINC
+from mor.services.scheduling.lookup import find
 from mor.services.terminology import icd10
 
 _MOST: Final = 100
@@ -140,6 +142,16 @@ async def visit_summary(store: Store, reader: Principal, encounter_id: str, lang
         prescription_checked=any(_task_code(t) == "verify-prescription"
                                  and t.get("status") == "completed" for t in tasks),
     )
+
+
+async def change_token(store: Store, encounter_id: str) -> str:
+    """A token that changes when the visit's orders move on (the pharmacist's check, the
+    delivery's steps): versions only, nothing of the patient, so a page may ask often
+    without reading the record each time."""
+    async with store.reading(EVERYTHING) as tx:
+        tasks = await find(tx, "Task", [("encounter", f"Encounter/{encounter_id}")])
+    return ";".join(sorted(f"{t['id']}:{t.get('meta', {}).get('versionId', '')}"
+                           for t in tasks))
 
 
 def _diagnosis(condition: Mapping[str, Any], language: str) -> tuple[str, str]:

@@ -1,7 +1,8 @@
-// Keeps the day's list current while the page is open: asks every few seconds whether
-// anything changed (an answer with no names in it), and only then reloads the list.
+// Keeps a part of the page current while it is open (the day's list, a delivery's
+// steps): asks every few seconds whether anything changed (an answer with no names in
+// it), and only then reloads that part.
 const list = document.querySelector("[data-live]");
-const every = 10_000;
+const every = Number(list?.dataset.liveEvery) || 10_000;
 let last = null;
 
 async function check() {
