@@ -34,6 +34,7 @@ from mor.services.bulk_export import BulkExport
 from mor.services.bulk_import import BulkImport
 from mor.services.identity_checks import IdentityChecks
 from mor.services.messaging import senders
+from mor.services.prescribing.formulary import seed as seed_formulary
 from mor.services.registration import Registrations
 from mor.services.scheduling.reminders import Reminders
 from mor.services.scheduling.slots import keep_ahead_forever
@@ -100,6 +101,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         heap.settle()
+        # The city formulary's Medications, which prescriptions refer to (idempotent).
+        await seed_formulary(store)
         await relay.start()
         workers = [asyncio.create_task(export.run_forever(), name="bulk-export"),
                    asyncio.create_task(importer.run_forever(), name="bulk-import"),

@@ -28,6 +28,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from mor.auth.accounts import Accounts
+from mor.auth.callers import person_caller
 from mor.auth.identifiers import thai_id_is_valid
 from mor.auth.roles import Role
 from mor.cli_demo import demo_environment
@@ -45,7 +46,9 @@ from mor.services.demo.generate import (
     generate_demo,
     has_demo_data,
 )
+from mor.services.pharmacy.queue import pharmacy_queue
 from mor.services.records.hospitals import hospitals
+from mor.services.records.visit_summary import signed_visits, visit_summary
 from mor.services.scheduling.booking import free_times
 from mor.services.scheduling.centres import all_centres
 from mor.services.scheduling.lookup import MOST, find
@@ -145,6 +148,28 @@ async def test_the_city_has_hospitals_to_refer_to_named_in_its_language(
     assert expected in [h.name for h in english]
     assert len(local) == len(english) == len(demo.city.hospitals)
     assert {h.name for h in local} == {n[demo.city.language] for n in demo.city.hospitals}
+
+
+async def test_yesterdays_visit_is_signed_and_its_prescription_waits_for_the_pharmacist(
+        demo: Demo) -> None:
+    featured = demo.city.featured[0]
+    accounts = Accounts(demo.store.engine)
+    patient_account = await accounts.find(featured.username)
+    pharmacist_account = await accounts.find(f"pharmacist.{featured.centre}")
+    assert patient_account is not None and pharmacist_account is not None
+    patient = await person_caller(demo.store, patient_account)
+    [visit] = await signed_visits(demo.store, patient, patient_account.fhir_user_id or "")
+    summary = await visit_summary(demo.store, patient, visit.encounter_id,
+                                  demo.city.language)
+    assert [code for code, _ in summary.diagnoses] == ["I10"]
+    assert summary.advice and not summary.prescription_checked
+    assert summary.medicines[0].name.startswith(
+        "แอมโลดิปีน" if demo.city.slug == "bangkok" else "ອາມໂລດິປີນ")
+    assert len(summary.documents) == 1  # the prescription, as PDF
+    pharmacist = await person_caller(demo.store, pharmacist_account)
+    assert pharmacist.account is not None
+    queue = await pharmacy_queue(demo.store, pharmacist, pharmacist.account.organizations[0])
+    assert [p.patient_id for p in queue.to_check] == [patient_account.fhir_user_id]
 
 
 async def test_every_role_has_an_account_that_signs_in_with_the_demo_password(

@@ -50,6 +50,7 @@ from mor.services.demo.cities import (
     Foreigner,
     Name,
 )
+from mor.services.demo.visits import signed_visit
 from mor.services.records.hospitals import hospital_resource
 
 # The one way mor refreshes PostgreSQL's statistics after a bulk load (private there).
@@ -278,6 +279,9 @@ async def generate_demo(store: Store, city: City) -> DemoSummary | None:
     # rest of the data must not.
     upcoming = await _book_ahead(store, city, patients, accounts,
                                  random.Random(f"mor demo {city.slug} bookings"))
+    seen = next(p for p in patients if p.username == city.featured[0].username)
+    await signed_visit(store, city, seen.id, seen.centre.centre.id,
+                       seen.centre.centre.location_id, seen.centre.plan.slug)
     await _finish(store, marker_id)
     # Just filled, PostgreSQL's tables still look empty to its planner, whose plans then
     # make the first minutes' searches of free times 200 times slower (600 ms each).

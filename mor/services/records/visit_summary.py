@@ -171,11 +171,13 @@ def _icd10(condition: Mapping[str, Any]) -> str | None:
 def _medicine(request: Mapping[str, Any], medications: Mapping[str, Mapping[str, Any]],
               formulary: Formulary, language: str) -> MedicineToTake:
     reference = (request.get("medicationReference") or {})
-    medication = medications.get(str(reference.get("reference", ""))) or {}
-    entry = None
+    path = str(reference.get("reference", ""))
+    medication = medications.get(path) or {}
+    # A formulary Medication's id is its formulary id (mor.services.prescribing).
+    entry = formulary.get(path.removeprefix("Medication/"))
     for identifier in medication.get("identifier") or ():
         if identifier.get("system") == FORMULARY_SYSTEM:
-            entry = formulary.get(str(identifier.get("value", "")))
+            entry = formulary.get(str(identifier.get("value", ""))) or entry
     name = label(entry, language) if entry else str(
         reference.get("display") or (medication.get("code") or {}).get("text", ""))
     how = "; ".join(str(d["text"]) for d in request.get("dosageInstruction") or ()
