@@ -166,6 +166,8 @@ async def test_patient_and_doctor_see_and_hear_each_other(
         await patient.locator("#chat-form [type=submit]").click()
         photo = doctor.locator("#messages img")
         await expect(photo).to_have_count(1)
+        # Loaded lazily: only once it is on the screen (decode() waits until then).
+        await photo.scroll_into_view_if_needed()
         assert await photo.evaluate("image => image.decode().then(() => image.naturalWidth)") \
             == 1
 
