@@ -6,13 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 
-from mor.auth.callers import person_caller
 from mor.auth.policy import Principal
 from mor.auth.roles import Role
 from mor.fhir.errors import FhirError
@@ -26,7 +24,8 @@ from mor.services.records.visit_summary import (
     visit_summary,
 )
 from mor.web.dates import clock
-from mor.web.i18n import language_of
+from mor.web.i18n import N_, language_of
+from mor.web.page_access import person_for
 from mor.web.record_summary import RecordView
 from mor.web.rendering import gettext, render
 from mor.web.signin import SignIn
@@ -101,22 +100,17 @@ class PatientVisitPages:
 
     async def _patient(self, request: Request) -> tuple[Principal, str, str] | Response:
         """The signed-in patient (or a family member, for ``?patient=`` they act for)."""
-        session, account = await self.sign_in.signed_in(request)
-        if session is None or account is None:
-            return RedirectResponse("/auth/login?" + urlencode({"next": request.url.path}),
-                                    303)
-        if account.role is not Role.PATIENT:
-            return render(request, "message.html", 403, signed_in=True,
-                          csrf_token=session.csrf_token,
-                          heading=gettext(request, "This page is for patients"),
-                          text=gettext(request, "Patients read the summaries of their "
-                                                "visits here."))
-        caller = await person_caller(self.store, account,
-                                     address=request.client.host if request.client else None)
+        found = await person_for(
+            request, self.store, self.sign_in, {Role.PATIENT},
+            heading=N_("This page is for patients"),
+            text=N_("Patients read the summaries of their visits here."))
+        if isinstance(found, Response):
+            return found
+        caller, csrf = found
+        own = caller.account.fhir_user_id if caller.account else None
         wanted = request.query_params.get("patient")
-        patient_id = wanted if wanted and wanted in caller.proxies else \
-            account.fhir_user_id or ""
-        return caller, session.csrf_token, patient_id
+        patient_id = wanted if wanted and wanted in caller.proxies else own or ""
+        return caller, csrf, patient_id
 
 
 __all__ = ["PatientVisitPages"]

@@ -15,7 +15,6 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from mor.auth.callers import person_caller
 from mor.auth.policy import Principal
 from mor.auth.roles import Role
 from mor.fhir.store import Store
@@ -26,7 +25,8 @@ from mor.services.pharmacy.queue import pharmacy_queue
 from mor.services.pharmacy.verification import accept, query_back
 from mor.services.scheduling import day_lists
 from mor.web.dates import clock
-from mor.web.i18n import language_of
+from mor.web.i18n import N_, language_of
+from mor.web.page_access import person_for
 from mor.web.record_summary import RecordView
 from mor.web.rendering import formatted, gettext, render
 from mor.web.signin import SignIn
@@ -119,19 +119,11 @@ class PharmacyPages:
                       step_name=step_name, next_steps=next_steps)
 
     async def _pharmacist(self, request: Request) -> tuple[Principal, str] | Response:
-        session, account = await self.sign_in.signed_in(request)
-        if session is None or account is None:
-            return RedirectResponse("/auth/login?" + urlencode({"next": request.url.path}),
-                                    303)
-        if account.role is not Role.PHARMACIST:
-            return render(request, "message.html", 403, signed_in=True,
-                          csrf_token=session.csrf_token,
-                          heading=gettext(request, "This page is for pharmacists"),
-                          text=gettext(request, "Pharmacists check and dispense the "
-                                                "health centre's prescriptions here."))
-        caller = await person_caller(self.store, account,
-                                     address=request.client.host if request.client else None)
-        return caller, session.csrf_token
+        return await person_for(
+            request, self.store, self.sign_in, {Role.PHARMACIST},
+            heading=N_("This page is for pharmacists"),
+            text=N_("Pharmacists check and dispense the health centre's prescriptions "
+                    "here."))
 
 
 __all__ = ["PHARMACY_PATH", "PharmacyPages"]

@@ -9,7 +9,6 @@ import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from starlette.datastructures import FormData
@@ -35,6 +34,7 @@ from mor.services.terminology import icd10
 from mor.services.video.consults import CONSULTING_ROLES
 from mor.web.dates import clock
 from mor.web.i18n import N_, language_of
+from mor.web.page_access import person_for
 from mor.web.record_summary import RecordView
 from mor.web.rendering import formatted, gettext, render
 from mor.web.signin import SignIn
@@ -285,18 +285,10 @@ class VisitPages:
                               _field_kind(problem.field), problem.field))})
 
     async def _clinician(self, request: Request) -> tuple[Principal, str] | Response:
-        session, account = await self.sign_in.signed_in(request)
-        if session is None or account is None:
-            return RedirectResponse("/auth/login?" + urlencode({"next": request.url.path}),
-                                    303)
-        if account.role not in CONSULTING_ROLES:
-            return render(request, "message.html", 403, signed_in=True,
-                          csrf_token=session.csrf_token,
-                          heading=gettext(request, "This page is for doctors and nurses"),
-                          text=gettext(request, "Doctors and nurses write the notes of the "
-                                                "visits they see here."))
-        return await person_caller(self.store, account, address=_address(request)), \
-            session.csrf_token
+        return await person_for(
+            request, self.store, self.sign_in, CONSULTING_ROLES,
+            heading=N_("This page is for doctors and nurses"),
+            text=N_("Doctors and nurses write the notes of the visits they see here."))
 
     async def _json_clinician(self, request: Request) -> Principal | Response:
         session, account = await self.sign_in.signed_in(request)
