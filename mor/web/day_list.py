@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -67,15 +68,10 @@ class DayListPages:
         return JSONResponse({"token": token}, headers={"Cache-Control": "no-store"})
 
     async def mark(self, request: Request) -> Response:
-        found = await self._staff(request)
+        found = await self._posted(request)
         if isinstance(found, Response):
             return found
-        staff, csrf = found
-        form = await request.form()
-        centre_id = self._centre_id(request, staff) or ""
-        if str(form.get("csrf_token", "")) != csrf:
-            return await self._page(request, staff, csrf, status=400, error=gettext(
-                request, "The form expired; please try again."))
+        staff, csrf, form, centre_id = found
         try:
             await day_lists.mark(self.store, staff, centre_id,
                                  request.path_params["appointment"], str(form.get("status")))
@@ -87,15 +83,10 @@ class DayListPages:
     async def open_visit(self, request: Request) -> Response:
         """The visit of an appointment at the centre, to write its note (as beside a
         video call)."""
-        found = await self._staff(request)
+        found = await self._posted(request)
         if isinstance(found, Response):
             return found
-        staff, csrf = found
-        form = await request.form()
-        centre_id = self._centre_id(request, staff) or ""
-        if str(form.get("csrf_token", "")) != csrf:
-            return await self._page(request, staff, csrf, status=400, error=gettext(
-                request, "The form expired; please try again."))
+        staff, csrf, _, centre_id = found
         try:
             encounter_id = await visits_in_person.open_visit(
                 self.store, staff, centre_id, request.path_params["appointment"])
@@ -103,6 +94,20 @@ class DayListPages:
             return await self._page(request, staff, csrf, status=409,
                                     error=gettext(request, refused.message))
         return RedirectResponse(f"/visits/{encounter_id}", 303)
+
+    async def _posted(self, request: Request
+                      ) -> tuple[Principal, str, FormData, str] | Response:
+        """The staff member posting a form of the list, the form and the centre; the
+        list again, saying so, when the form's token is not their session's."""
+        found = await self._staff(request)
+        if isinstance(found, Response):
+            return found
+        staff, csrf = found
+        form = await request.form()
+        if str(form.get("csrf_token", "")) != csrf:
+            return await self._page(request, staff, csrf, status=400, error=gettext(
+                request, "The form expired; please try again."))
+        return staff, csrf, form, self._centre_id(request, staff) or ""
 
     async def _page(self, request: Request, staff: Principal, csrf: str, *,
                     status: int = 200, error: str | None = None) -> Response:
