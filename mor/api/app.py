@@ -182,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/visits/{encounter}", visits.page, methods=["GET"]),
             Route("/visits/{encounter}/draft", visits.save_draft, methods=["POST"]),
             Route("/visits/{encounter}/sign", visits.sign, methods=["POST"]),
+            Route("/visits/{encounter}/answer", visits.answer, methods=["POST"]),
             Route("/my/visits", patient_visits.visits, methods=["GET"]),
             Route("/my/record", my_record.record, methods=["GET"]),
             Route("/my/record/access", my_record.access, methods=["GET"]),

@@ -21,6 +21,7 @@ from mor.auth.roles import CLINICAL_ROLES, Role
 from mor.fhir.store import Store
 from mor.services.records import visits_in_person
 from mor.services.records.signing import VisitRefused
+from mor.services.records.visit_state import open_questions
 from mor.services.scheduling import day_lists
 from mor.services.scheduling.centres import CentreNotFound, get_centre
 from mor.services.scheduling.codes import SERVICE_KINDS
@@ -149,6 +150,8 @@ class DayListPages:
             today=long_day(today, language, era), visits=visits, clinician=clinician,
             writes_notes=staff.account is not None
             and staff.account.role in CONSULTING_ROLES,
+            questions=await open_questions(self.store, staff) if staff.account is not None
+            and staff.account.role is Role.DOCTOR else [],
             clock=lambda moment: clock(moment, self.zone),
             kinds={k: gettext(request, v) for k, v in SERVICE_KINDS.items()},
             marks={k: gettext(request, v) for k, v in _MARK_NAMES.items()},

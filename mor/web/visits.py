@@ -20,6 +20,8 @@ from mor.auth.policy import Principal
 from mor.fhir.store import Store
 from mor.services.documents.fonts import FontMissing
 from mor.services.documents.visit_documents import write_visit_documents
+from mor.services.pharmacy import verification
+from mor.services.pharmacy.prescription import PharmacyRefused
 from mor.services.prescribing.formulary import Formulary, label
 from mor.services.records import signing
 from mor.services.records.drafts import Drafts
@@ -212,6 +214,28 @@ class VisitPages:
             # when the note is next opened, once the fonts are installed.
             _log.error("the visit's documents were not made: %s", missing)
             return []
+        return RedirectResponse(f"/visits/{encounter_id}", 303)
+
+    async def answer(self, request: Request) -> Response:
+        """The prescriber's answer to the pharmacist's question about this visit's
+        prescription."""
+        found = await self._clinician(request)
+        if isinstance(found, Response):
+            return found
+        caller, csrf = found
+        encounter_id = request.path_params["encounter"]
+        form = await request.form()
+        if str(form.get("csrf_token", "")) != csrf:
+            return render(request, "message.html", 400, signed_in=True, csrf_token=csrf,
+                          heading=gettext(request, "The form expired"),
+                          text=gettext(request, "The form expired; please try again."))
+        try:
+            await verification.answer(self.store, caller, str(form.get("task", "")),
+                                      str(form.get("answer", "")))
+        except PharmacyRefused as refused:
+            return render(request, "message.html", 409, signed_in=True, csrf_token=csrf,
+                          heading=gettext(request, "That could not be done"),
+                          text=formatted(gettext(request, refused.message), refused.params))
         return RedirectResponse(f"/visits/{encounter_id}", 303)
 
     async def diagnoses(self, request: Request) -> Response:

@@ -158,3 +158,53 @@ async def test_others_cannot_use_the_pharmacy_or_read_the_visit(app: Starlette) 
                                     [("encounter", f"Encounter/{encounter_id}")])
         assert (await stranger.get(f"/documents/{document['id']}")).status_code == 404
         assert (await stranger.get("/pharmacy")).status_code == 403
+
+
+async def test_a_question_to_the_prescriber_comes_back_answered(app: Starlette) -> None:
+    store: Store = app.state.store
+    await seed(store)
+    centre = await centre_with_staff(store)
+    pharmacist = await clinician_at(store, centre.id, Role.PHARMACIST, "Pharmacist Nok")
+    assert pharmacist.caller.account is not None
+    username, patient_id = await patient_of(store, centre.made, "Somsri")
+    await make_record(store, None, patient_id=patient_id)
+    account = await Accounts(store.engine).find(username)
+    assert account is not None
+    consult = await walk_in(store, await person_caller(store, account), patient_id,
+                            centre.id)
+    await admit(store, centre.doctor.caller, consult.encounter_id)
+    visit = f"/visits/{consult.encounter_id}"
+    async with browser(app) as doctor, browser(app) as nok:
+        await sign_in_staff(doctor, centre.made.doctor_username, PASSWORD, "/staff/today")
+        csrf = hidden((await doctor.get(visit)).text, "csrf_token")
+        signed = await doctor.post(f"{visit}/sign", data={
+            **NOTE, "rx-0-acknowledged": "1", "csrf_token": csrf})
+        assert signed.status_code == 303
+
+        await sign_in_staff(nok, pharmacist.caller.account.username, PASSWORD, "/pharmacy")
+        queue = (await nok.get("/pharmacy")).text
+        [task] = re.findall(r'/pharmacy/prescriptions/([\w-]+)/accept', queue)
+        form = {"csrf_token": hidden(queue, "csrf_token"), "centre": centre.id}
+        asked = await nok.post(f"/pharmacy/prescriptions/{task}/query", data={
+            **form, "question": "Amoxicillin with a penicillin allergy: which instead?"})
+        assert asked.status_code == 303
+
+        today = (await doctor.get("/staff/today")).text
+        assert "The pharmacy asks about your prescriptions" in today
+        assert f'href="{visit}"' in today
+        page = (await doctor.get(visit)).text
+        assert "Amoxicillin with a penicillin allergy: which instead?" in page
+        answered = await doctor.post(f"{visit}/answer", data={
+            "csrf_token": hidden(page, "csrf_token"), "task": task,
+            "answer": "Give azithromycin; I will sign a new prescription."})
+        assert answered.status_code == 303
+        assert "The pharmacy asks" not in (await doctor.get("/staff/today")).text
+
+        queue = (await nok.get("/pharmacy")).text
+        checking = queue.partition('id="to-check"')[2].partition("</section>")[0]
+        assert "which instead?" in checking and "Give azithromycin" in checking
+
+        # Only the prescriber answers, and only a question.
+        again = await doctor.post(f"{visit}/answer", data={
+            "csrf_token": hidden(page, "csrf_token"), "task": task, "answer": "Again"})
+        assert again.status_code == 409 and "not waiting for your answer" in again.text

@@ -82,6 +82,8 @@ class Prescription:
     medicines: tuple[Medicine, ...]
     warnings: tuple[OverriddenWarning, ...]
     question: str | None = None  # what the pharmacist asked the prescriber, if held
+    # The questions and answers so far, oldest first.
+    notes: tuple[str, ...] = ()
     delivery: Delivery | None = None
 
 
@@ -163,6 +165,7 @@ def _prescriptions(found: Found, issues: Mapping[str, dict[str, Any]],
             medicines=tuple(_medicine(r, formulary, language) for r in requests),
             warnings=tuple(warnings),
             question=(task.get("statusReason") or {}).get("text"),
+            notes=tuple(str(n.get("text", "")) for n in task.get("note") or ()),
             delivery=_delivery(task)))
     return listed
 

@@ -7,6 +7,8 @@ prescriber (docs/consultation-record.md).
   and every ``MedicationRequest`` of the prescription ``on-hold``. Once the prescriber
   has answered (by phone, say), the pharmacist may still accept it: the requests are
   then ``active`` again.
+- Answered: the prescriber's answer follows the question in the Task's ``note``; the
+  Task is ``requested`` again and its requests ``active``, for the pharmacist to check.
 
 Each change is one transaction on the versions read (If-Match), so of two pharmacists
 pressing at once, one wins and the other is told.
@@ -25,6 +27,7 @@ from mor.services.pharmacy.prescription import (
     PRESCRIPTION_STATUS_SYSTEM,
     VERIFY_CODE,
     Loaded,
+    NotThePharmacist,
     WrongStep,
     changed,
     check_works_at,
@@ -72,10 +75,41 @@ async def query_back(store: Store, caller: Principal, task_id: str, question: st
         _check_open(found)
         raise WrongStep(N_("This prescription is queried back already; wait for the "
                            "prescriber's answer"))
+    at = now_text(now)
+    # The question is kept in the Task's notes too, where the prescriber's answer follows.
+    notes = [*found.task.get("note", []),
+             {"authorReference": who.reference, "time": at, "text": text}]
     writes = [changed(found.task, status="on-hold", statusReason={"text": text},
-                      lastModified=now_text(now)),
+                      note=notes, lastModified=at),
               *(changed(r, status="on-hold") for r in found.requests
                 if r.get("status") == "active")]
+    await write(store, caller, writes, found.versions())
+
+
+async def answer(store: Store, caller: Principal, task_id: str, text: str, *,
+                 now: datetime | None = None) -> None:
+    """The prescriber's answer to the pharmacist's question: the prescription goes back to
+    the pharmacist to check, the answer in the Task's notes after the question."""
+    account = caller.account
+    words = text.strip()
+    if not words:
+        raise WrongStep(N_("Write your answer for the pharmacist"))
+    if len(words) > _MOST_QUESTION_CHARACTERS:
+        raise WrongStep(N_("Keep the answer under 2000 characters"))
+    found = await load(store, caller, task_id, VERIFY_CODE)
+    prescriber = (found.task.get("requester") or {}).get("reference")
+    if account is None or account.fhir_user is None or account.fhir_user != prescriber:
+        raise NotThePharmacist(N_("Only the prescriber answers the pharmacist's question"))
+    if found.task.get("status") != "on-hold":
+        raise WrongStep(N_("This prescription is not waiting for your answer"))
+    at = now_text(now)
+    task = {k: v for k, v in found.task.items() if k != "statusReason"}
+    notes = [*task.get("note", []),
+             {"authorReference": {"reference": prescriber}, "time": at, "text": words}]
+    writes: list[dict[str, Any]] = [changed(task, status="requested", note=notes,
+                                            lastModified=at)]
+    writes += [changed(r, status="active") for r in found.requests
+               if r.get("status") == "on-hold"]
     await write(store, caller, writes, found.versions())
 
 

@@ -13,6 +13,7 @@ from mor.fhir.visibility import EVERYTHING
 from mor.services import fhir_calls
 from mor.services.records import visit_composition
 from mor.services.records.signing import VisitRefused, clinician_of, took_part
+from mor.services.records.visit_orders import TASK_SYSTEM, VERIFY
 from mor.services.records.vital_signs import LOINC
 
 
@@ -21,6 +22,15 @@ class SignedNote:
     composition_id: str
     signed_at: datetime | None
     documents: tuple[tuple[str, str], ...]  # (DocumentReference id, title)
+    # What the pharmacist asks of its prescription, while it waits for an answer.
+    questions: tuple[Question, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    task_id: str  # the pharmacist's Task
+    encounter_id: str
+    text: str
 
 
 async def may_write_note(store: Store, caller: Principal, encounter_id: str) -> bool:
@@ -63,11 +73,34 @@ async def signed_note(store: Store, caller: Principal, encounter_id: str
     documents = await fhir_calls.search(store, caller, "DocumentReference", [
         ("encounter", f"Encounter/{encounter_id}"), ("status", "current"),
         ("_count", "20")])
+    held = await fhir_calls.search(store, caller, "Task", [
+        ("encounter", f"Encounter/{encounter_id}"), ("code", f"{TASK_SYSTEM}|{VERIFY}"),
+        ("status", "on-hold")])
     return SignedNote(
         composition_id=note["id"],
         signed_at=datetime.fromisoformat(note["date"]) if note.get("date") else None,
         documents=tuple((d["id"], str(d.get("description") or _title(d)))
-                        for d in documents))
+                        for d in documents),
+        questions=tuple(_question(t, encounter_id) for t in held))
+
+
+async def open_questions(store: Store, caller: Principal) -> list[Question]:
+    """The pharmacists' questions about the caller's prescriptions, waiting for their
+    answer, oldest first."""
+    account = caller.account
+    if account is None or not account.fhir_user:
+        return []
+    held = await fhir_calls.search(store, caller, "Task", [
+        ("requester", account.fhir_user), ("code", f"{TASK_SYSTEM}|{VERIFY}"),
+        ("status", "on-hold"), ("_sort", "_lastUpdated")])
+    return [_question(t, (t.get("encounter") or {}).get("reference", "")
+                      .removeprefix("Encounter/")) for t in held]
+
+
+def _question(task: dict[str, object], encounter_id: str) -> Question:
+    reason = task.get("statusReason")
+    text = reason.get("text", "") if isinstance(reason, dict) else ""
+    return Question(str(task["id"]), encounter_id, str(text))
 
 
 def _title(document: dict[str, object]) -> str:
