@@ -69,7 +69,7 @@ async def test_every_official_example_round_trips_and_is_found_by_search(
     refused: dict[str, str] = {}
     changed: list[str] = []
     loaded = 0
-    for path in files:
+    for number, path in enumerate(files):
         resource = json.loads(path.read_bytes())
         if resource.get("resourceType") == "Bundle" and resource.get("type") in (
             "transaction", "batch"
@@ -90,9 +90,12 @@ async def test_every_official_example_round_trips_and_is_found_by_search(
             continue
         loaded += 1
         stored = response.json()
-        read_back = (await client.get(f"/{stored['resourceType']}/{stored['id']}")).json()
         expected = {**_without_meta(resource), "id": stored["id"]}
-        if _without_meta(read_back) != expected:
+        # Each write answers with the resource as stored; every tenth is read back too,
+        # through the read interaction (half the requests: this test is CI's longest).
+        if number % 10 == 0:
+            stored = (await client.get(f"/{stored['resourceType']}/{stored['id']}")).json()
+        if _without_meta(stored) != expected:
             changed.append(path.name)
     print(f"official examples: {len(files)} files, {loaded} loaded, {len(refused)} refused")
     assert changed == []
