@@ -33,6 +33,7 @@ from mor.config import Settings
 from mor.db.engine import create_engine
 from mor.db.migrate import upgrade
 from mor.fhir.store import Store
+from mor.fhir.visibility import EVERYTHING
 from mor.services.documents.visit_documents import write_visit_documents
 from mor.services.pharmacy.queue import pharmacy_queue
 from mor.services.prescribing.formulary import Formulary, seed
@@ -40,7 +41,17 @@ from mor.services.records.signing import sign
 from mor.services.video.consults import admit, walk_in
 from tests.records.patient_record import make_record
 from tests.records.test_signing import full_note, hospital
+from tests.scheduling.centre import patient_caller
 from tests.video.conftest import centre_with_staff, clinician_at
+
+
+async def _register_with(store: Store, patient_id: str, centre_id: str) -> None:
+    """The patient is the centre's (as after a first booking), so its doctor reads them."""
+    async with store.writing(EVERYTHING) as tx:
+        patient = (await tx.read("Patient", patient_id)).resource()
+        patient.pop("meta", None)
+        patient["managingOrganization"] = {"reference": f"Organization/{centre_id}"}
+        await tx.update("Patient", patient_id, patient)
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -66,10 +77,10 @@ async def _measure(url: str, rounds: int) -> dict[str, str]:
         signing: list[float] = []
         documents: list[float] = []
         for _ in range(rounds):
-            booked = await centre.booking(store)  # the next free time tomorrow
-            await make_record(store, None, patient_id=booked.patient.id)
-            consult = await walk_in(store, booked.patient.caller, booked.patient.id,
-                                    centre.id)
+            caller, patient_id = await patient_caller(store)
+            await _register_with(store, patient_id, centre.id)
+            await make_record(store, None, patient_id=patient_id)
+            consult = await walk_in(store, caller, patient_id, centre.id)
             await admit(store, centre.doctor.caller, consult.encounter_id)
             started = time.perf_counter()
             await sign(store, centre.doctor.caller, consult.encounter_id,
