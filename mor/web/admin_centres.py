@@ -4,6 +4,7 @@ A health-centre admin manages the centres they work at; the city admin, every ce
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, time
 from typing import Any, Final
@@ -14,6 +15,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from mor.auth.accounts import Accounts
 from mor.auth.callers import person_caller
 from mor.auth.policy import Principal
 from mor.auth.roles import Role
@@ -46,8 +48,10 @@ from mor.services.scheduling.rosters import (
     end_roster_entry,
     roster_of,
     save_roster_entry,
+    staff_of,
 )
 from mor.services.scheduling.slots import refresh_centre, refresh_slots
+from mor.services.staff import add_account
 from mor.web.dates import era_of, short_day
 from mor.web.i18n import LANGUAGES, N_, language_of
 from mor.web.rendering import gettext, render
@@ -55,6 +59,12 @@ from mor.web.signin import SignIn
 
 PATH: Final = "/admin/centres"
 _ADMINS: Final = frozenset({Role.CENTRE_ADMIN, Role.CITY_ADMIN})
+# Whom a centre's administrator adds to its staff, by the form's value.
+_STAFF_ROLES: Final = {"doctor": Role.DOCTOR, "nurse": Role.NURSE,
+                       "pharmacist": Role.PHARMACIST}
+_STAFF_ROLE_NAMES: Final = {"doctor": N_("Doctor"), "nurse": N_("Nurse"),
+                            "pharmacist": N_("Pharmacist")}
+_USERNAME: Final = re.compile(r"[a-z0-9][a-z0-9._-]{2,39}")
 _DAY_NAMES: Final = {"mon": N_("Mon"), "tue": N_("Tue"), "wed": N_("Wed"), "thu": N_("Thu"),
                      "fri": N_("Fri"), "sat": N_("Sat"), "sun": N_("Sun")}
 
@@ -171,6 +181,9 @@ class CentreAdminPages:
             await end_roster_entry(self.store, admin, ending)
             await refresh_slots(self.store, ending.schedule_id, zone=self.zone)
             return "roster"
+        if action == "add-staff":
+            await self._add_staff(centre, form)
+            return "staff"
         if action == "close":
             await close_day(self.store, admin, centre.id, _day(form), str(form.get(
                 "reason", "")), self.zone)
@@ -189,6 +202,25 @@ class CentreAdminPages:
             return "reopened"
         raise FormError(N_("Unknown action"))
 
+    async def _add_staff(self, centre: Centre, form: FormData) -> None:
+        """A doctor, nurse or pharmacist of the centre: an account with the first password
+        the administrator gives them (they enrol an authenticator app at their first
+        sign-in), a Practitioner and a PractitionerRole here."""
+        name = str(form.get("name", "")).strip()
+        username = str(form.get("username", "")).strip().lower()
+        role = _STAFF_ROLES.get(str(form.get("role", "")))
+        if not name:
+            raise FormError(N_("Give the name of the member of staff"))
+        if not _USERNAME.fullmatch(username):
+            raise FormError(N_("A sign-in name has 3 to 40 small letters, digits, dots, "
+                               "hyphens or underscores, such as doctor.somchai"))
+        if role is None:
+            raise FormError(N_("Choose whether they are a doctor, a nurse or a pharmacist"))
+        if await Accounts(self.store.engine).find(username) is not None:
+            raise FormError(N_("That sign-in name is taken; choose another"))
+        await add_account(self.store, username, str(form.get("password", "")), role,
+                          name=name, organizations=(centre.id,), verified=True)
+
     # -- pages --------------------------------------------------------------------
 
     async def _centre(self, request: Request, admin: Principal, csrf: str, centre: Centre,
@@ -204,6 +236,8 @@ class CentreAdminPages:
         return render(
             request, "admin_centre.html", status, centre=centre, services=offered,
             roster=roster, clinicians=await clinicians_of(self.store, centre.id),
+            staff_roles={k: gettext(request, v) for k, v in _STAFF_ROLE_NAMES.items()},
+            staff=await staff_of(self.store, centre.id),
             kinds={k: gettext(request, v) for k, v in SERVICE_KINDS.items()},
             service_names=service_names,
             day_names={k: gettext(request, v) for k, v in _DAY_NAMES.items()},

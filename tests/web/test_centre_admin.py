@@ -130,3 +130,41 @@ async def test_an_admin_cancels_a_closed_days_appointments_from_the_page(
         appointment = (await tx.read("Appointment", booked.appointment_id)).resource()
     assert appointment["status"] == "cancelled"
     assert appointment["cancelationReason"]["text"] == "Songkran"
+
+
+async def test_an_admin_adds_staff_who_then_sign_in_and_work_there(app: Starlette) -> None:
+    store = app.state.store
+    made = await make_centre(store)
+    admin = f"admin-{uuid.uuid4().hex[:6]}"
+    await add_account(store, admin, PASSWORD, Role.CENTRE_ADMIN,
+                      organizations=(made.centre.id,))
+    centre_url = f"/admin/centres/{made.centre.id}"
+    doctor = f"doctor.{uuid.uuid4().hex[:6]}"
+    async with browser(app) as http, browser(app) as new_doctor:
+        await sign_in_staff(http, admin, PASSWORD, centre_url)
+        page = (await http.get(centre_url)).text
+        form = {"csrf_token": hidden(page, "csrf_token"), "action": "add-staff",
+                "name": "Dr Ananda Suksawat", "username": doctor, "role": "doctor",
+                "password": "a first password"}
+        added = await http.post(centre_url, data=form)
+        assert added.status_code == 303
+        page = (await http.get(centre_url)).text
+        assert "Dr Ananda Suksawat · Doctor" in page
+        # On the roster's list of clinicians at once.
+        roster = page.partition('name="clinician"')[2].partition("</select>")[0]
+        assert "Dr Ananda Suksawat" in roster
+
+        for mistake, message in (
+                ({"username": doctor}, "That sign-in name is taken"),
+                ({"username": "Dr Ananda!"}, "A sign-in name has 3 to 40 small letters"),
+                ({"username": "nurse.new", "role": "surgeon"}, "a doctor, a nurse or a"),
+                ({"username": "nurse.new", "password": "short"},
+                 "A password needs at least 10 characters"),
+                ({"username": "nurse.new", "name": " "}, "Give the name")):
+            refused = await http.post(centre_url, data={**form, **mistake})
+            assert refused.status_code == 400 and message in refused.text, message
+        assert "nurse.new" not in (await http.get(centre_url)).text
+
+        await sign_in_staff(new_doctor, doctor, "a first password", "/staff/today")
+        today = await new_doctor.get("/staff/today")
+        assert today.status_code == 200 and made.centre.name("en") in today.text

@@ -176,15 +176,30 @@ def _kind(service: Service) -> dict[str, Any]:
 
 async def clinicians_of(store: Store, centre_id: str) -> list[tuple[str, str]]:
     """The doctors and nurses working at a centre, as (practitioner id, name), by name."""
+    return [(id, name) for id, name, _ in await staff_of(store, centre_id,
+                                                         ("doctor", "nurse"))]
+
+
+async def staff_of(store: Store, centre_id: str,
+                   roles: tuple[str, ...] = ("doctor", "nurse", "pharmacist")
+                   ) -> list[tuple[str, str, str]]:
+    """Those working at a centre in ``roles`` (practitioner-role codes), as (practitioner
+    id, name, role), by name."""
     async with store.reading(EVERYTHING) as tx:
-        roles = await find(tx, "PractitionerRole", [
+        found = await find(tx, "PractitionerRole", [
             ("organization", f"Organization/{centre_id}"), ("active", "true"),
-            ("role", f"{_ROLE_SYSTEM}|doctor,{_ROLE_SYSTEM}|nurse")])
-        ids = sorted({p for r in roles if (p := reference_id(r.get("practitioner"),
-                                                              "Practitioner"))})
+            ("role", ",".join(f"{_ROLE_SYSTEM}|{role}" for role in roles))])
+        role_of: dict[str, str] = {}
+        for entry in found:
+            practitioner = reference_id(entry.get("practitioner"), "Practitioner")
+            codes = [c.get("code") for concept in entry.get("code") or ()
+                     for c in concept.get("coding") or () if c.get("system") == _ROLE_SYSTEM]
+            if practitioner and codes:
+                role_of.setdefault(practitioner, str(codes[0]))
+        ids = sorted(role_of)
         practitioners = await find(tx, "Practitioner", [("_id", ",".join(ids))]) if ids else []
-    return sorted(((p["id"], practitioner_name(p)) for p in practitioners),
-                  key=lambda pair: pair[1])
+    return sorted(((p["id"], practitioner_name(p), role_of[p["id"]]) for p in practitioners),
+                  key=lambda row: row[1])
 
 
 async def end_roster_entry(store: Store, caller: Caller, entry: RosterEntry) -> None:
