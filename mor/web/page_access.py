@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from urllib.parse import urlencode
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -34,3 +35,13 @@ async def person_for(request: Request, store: Store, sign_in: SignIn,
     caller = await person_caller(store, account,
                                  address=request.client.host if request.client else None)
     return caller, session.csrf_token
+
+
+async def checked_form(request: Request, csrf: str) -> FormData | Response:
+    """The form posted, if it carries the session's token; else the page saying so."""
+    form = await request.form()
+    if str(form.get("csrf_token", "")) != csrf:
+        return render(request, "message.html", 400, signed_in=True, csrf_token=csrf,
+                      heading=gettext(request, "The form expired"),
+                      text=gettext(request, "The form expired; please try again."))
+    return form

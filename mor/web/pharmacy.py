@@ -26,7 +26,7 @@ from mor.services.pharmacy.verification import accept, query_back
 from mor.services.scheduling import day_lists
 from mor.web.dates import clock
 from mor.web.i18n import N_, language_of
-from mor.web.page_access import person_for
+from mor.web.page_access import checked_form, person_for
 from mor.web.record_summary import RecordView
 from mor.web.rendering import formatted, gettext, render
 from mor.web.signin import SignIn
@@ -76,11 +76,9 @@ class PharmacyPages:
         if isinstance(found, Response):
             return found
         caller, csrf = found
-        form = await request.form()
-        if str(form.get("csrf_token", "")) != csrf:
-            return render(request, "message.html", 400, signed_in=True, csrf_token=csrf,
-                          heading=gettext(request, "The form expired"),
-                          text=gettext(request, "The form expired; please try again."))
+        form = await checked_form(request, csrf)
+        if isinstance(form, Response):
+            return form
         centre = str(form.get("centre", ""))
         try:
             await action(caller, form, request.path_params["task"])

@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import orjson
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -39,6 +39,7 @@ from mor.services.video.consults import (
 from mor.services.video.ice import IceSettings, ice_servers
 from mor.services.video.signalling import MessageTooLarge, Peer, Relay
 from mor.web.dates import clock
+from mor.web.page_access import checked_form
 from mor.web.record_summary import RecordView
 from mor.web.rendering import gettext, render
 from mor.web.signin import SignIn
@@ -92,7 +93,7 @@ class VideoPages:
         if isinstance(found, Response):
             return found
         caller, csrf = found
-        form = await _checked_form(request, csrf)
+        form = await checked_form(request, csrf)
         if isinstance(form, Response):
             return form
         patient_id = caller.account.fhir_user_id if caller.account else None
@@ -434,7 +435,7 @@ class VideoPages:
         if isinstance(found, Response):
             return found
         caller, csrf = found
-        form = await _checked_form(request, csrf)
+        form = await checked_form(request, csrf)
         if isinstance(form, Response):
             return form
         return caller, csrf, form
@@ -460,16 +461,6 @@ class VideoPages:
                       heading=gettext(request, "This consultation is not yours to join"),
                       text=gettext(request, "Only the patient and the clinician who admitted "
                                             "them join a video consultation."))
-
-
-async def _checked_form(request: Request, csrf: str) -> FormData | Response:
-    """The form posted, if it carries the session's token; else the page saying so."""
-    form = await request.form()
-    if str(form.get("csrf_token", "")) != csrf:
-        return render(request, "message.html", 400, signed_in=True, csrf_token=csrf,
-                      heading=gettext(request, "The form expired"),
-                      text=gettext(request, "The form expired; please try again."))
-    return form
 
 
 def _room(encounter_id: str) -> str:

@@ -36,7 +36,7 @@ from mor.services.terminology import icd10
 from mor.services.video.consults import CONSULTING_ROLES
 from mor.web.dates import clock
 from mor.web.i18n import N_, language_of
-from mor.web.page_access import person_for
+from mor.web.page_access import checked_form, person_for
 from mor.web.record_summary import RecordView
 from mor.web.rendering import formatted, gettext, render
 from mor.web.signin import SignIn
@@ -74,8 +74,9 @@ class VisitPages:
         if not await may_write_note(self.store, caller, encounter_id):
             return self._not_yours(request, csrf)
         signed = await signed_note(self.store, caller, encounter_id)
-        if signed is not None and not signed.documents and await self._documents(
-                request, caller, encounter_id):
+        # Made when signing; again here only where that failed (no fonts then).
+        if signed is not None and signed.has_documents_to_make and not signed.documents \
+                and await self._documents(request, caller, encounter_id):
             signed = await signed_note(self.store, caller, encounter_id)
         if signed is not None:
             return render(request, "visit_signed.html", signed_in=True, csrf_token=csrf,
@@ -170,11 +171,9 @@ class VisitPages:
             return found
         caller, csrf = found
         encounter_id = request.path_params["encounter"]
-        form = await request.form()
-        if str(form.get("csrf_token", "")) != csrf:
-            return render(request, "message.html", 400, signed_in=True, csrf_token=csrf,
-                          heading=gettext(request, "The form expired"),
-                          text=gettext(request, "The form expired; please try again."))
+        form = await checked_form(request, csrf)
+        if isinstance(form, Response):
+            return form
         if not await may_write_note(self.store, caller, encounter_id):
             return self._not_yours(request, csrf)
         try:
@@ -214,7 +213,6 @@ class VisitPages:
             # when the note is next opened, once the fonts are installed.
             _log.error("the visit's documents were not made: %s", missing)
             return []
-        return RedirectResponse(f"/visits/{encounter_id}", 303)
 
     async def answer(self, request: Request) -> Response:
         """The prescriber's answer to the pharmacist's question about this visit's
@@ -224,11 +222,9 @@ class VisitPages:
             return found
         caller, csrf = found
         encounter_id = request.path_params["encounter"]
-        form = await request.form()
-        if str(form.get("csrf_token", "")) != csrf:
-            return render(request, "message.html", 400, signed_in=True, csrf_token=csrf,
-                          heading=gettext(request, "The form expired"),
-                          text=gettext(request, "The form expired; please try again."))
+        form = await checked_form(request, csrf)
+        if isinstance(form, Response):
+            return form
         try:
             await verification.answer(self.store, caller, str(form.get("task", "")),
                                       str(form.get("answer", "")))
@@ -288,7 +284,7 @@ class VisitPages:
     def _warning_texts(self, request: Request, found: Sequence[ItemWarnings]
                        ) -> dict[int, list[str]]:
         language = language_of(request)
-        return {item.index: [gettext(request, w.message).format(**w.parameters(language))
+        return {item.index: [formatted(gettext(request, w.message), w.parameters(language))
                              for w in item.warnings]
                 for item in found}
 

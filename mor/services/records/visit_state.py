@@ -13,8 +13,9 @@ from mor.fhir.visibility import EVERYTHING
 from mor.services import fhir_calls
 from mor.services.records import visit_composition
 from mor.services.records.signing import VisitRefused, clinician_of, took_part
-from mor.services.records.visit_orders import TASK_SYSTEM, VERIFY
+from mor.services.records.visit_orders import REFERRAL, TASK_SYSTEM, VERIFY
 from mor.services.records.vital_signs import LOINC
+from mor.services.scheduling.lookup import reference_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,8 @@ class SignedNote:
     documents: tuple[tuple[str, str], ...]  # (DocumentReference id, title)
     # What the pharmacist asks of its prescription, while it waits for an answer.
     questions: tuple[Question, ...] = ()
+    # A prescription or a referral: the visit has a document to print.
+    has_documents_to_make: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +59,7 @@ async def patient_of_visit(store: Store, encounter_id: str) -> str | None:
             encounter = (await tx.read("Encounter", encounter_id)).resource()
         except NotFound:
             return None
-    reference = (encounter.get("subject") or {}).get("reference", "")
-    kind, _, patient_id = str(reference).partition("/")
-    return patient_id if kind == "Patient" and patient_id else None
+    return reference_id(encounter.get("subject"), "Patient")
 
 
 async def signed_note(store: Store, caller: Principal, encounter_id: str
@@ -73,15 +74,17 @@ async def signed_note(store: Store, caller: Principal, encounter_id: str
     documents = await fhir_calls.search(store, caller, "DocumentReference", [
         ("encounter", f"Encounter/{encounter_id}"), ("status", "current"),
         ("_count", "20")])
-    held = await fhir_calls.search(store, caller, "Task", [
-        ("encounter", f"Encounter/{encounter_id}"), ("code", f"{TASK_SYSTEM}|{VERIFY}"),
-        ("status", "on-hold")])
+    tasks = await fhir_calls.search(store, caller, "Task", [
+        ("encounter", f"Encounter/{encounter_id}"),
+        ("code", f"{TASK_SYSTEM}|{VERIFY},{TASK_SYSTEM}|{REFERRAL}")])
+    held = [t for t in tasks if t.get("status") == "on-hold" and _code(t) == VERIFY]
     return SignedNote(
         composition_id=note["id"],
         signed_at=datetime.fromisoformat(note["date"]) if note.get("date") else None,
         documents=tuple((d["id"], str(d.get("description") or _title(d)))
                         for d in documents),
-        questions=tuple(_question(t, encounter_id) for t in held))
+        questions=tuple(_question(t, encounter_id) for t in held),
+        has_documents_to_make=bool(tasks))
 
 
 async def open_questions(store: Store, caller: Principal) -> list[Question]:
@@ -93,8 +96,14 @@ async def open_questions(store: Store, caller: Principal) -> list[Question]:
     held = await fhir_calls.search(store, caller, "Task", [
         ("requester", account.fhir_user), ("code", f"{TASK_SYSTEM}|{VERIFY}"),
         ("status", "on-hold"), ("_sort", "_lastUpdated")])
-    return [_question(t, (t.get("encounter") or {}).get("reference", "")
-                      .removeprefix("Encounter/")) for t in held]
+    return [_question(t, reference_id(t.get("encounter"), "Encounter") or "") for t in held]
+
+
+def _code(task: dict[str, object]) -> str | None:
+    concept = task.get("code")
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    return next((str(c.get("code")) for c in codings or ()
+                 if isinstance(c, dict) and c.get("system") == TASK_SYSTEM), None)
 
 
 def _question(task: dict[str, object], encounter_id: str) -> Question:

@@ -23,7 +23,7 @@ from mor.services.records.lab_tests import BY_LOINC
 from mor.services.records.visit_clinical import ICD10
 from mor.services.records.visit_orders import HOME_COLLECTION, TASK_SYSTEM
 from mor.services.records.vital_signs import LOINC
-from mor.services.scheduling.lookup import find
+from mor.services.scheduling.lookup import find, reference_id
 from mor.services.terminology import icd10
 
 _MOST: Final = 100
@@ -93,7 +93,8 @@ async def signed_visits(store: Store, reader: Principal, patient_id: str
         ("_count", str(_MOST))])
     return [SignedVisit(encounter, datetime.fromisoformat(n["date"]) if n.get("date")
                         else None, str(n.get("title", "")))
-            for n in notes for encounter in [_reference_id(n.get("encounter"))] if encounter]
+            for n in notes for encounter in [reference_id(n.get("encounter"), "Encounter")]
+            if encounter]
 
 
 async def visit_summary(store: Store, reader: Principal, encounter_id: str, language: str,
@@ -128,7 +129,7 @@ async def visit_summary(store: Store, reader: Principal, encounter_id: str, lang
                    if m.get("resourceType") == "Medication"}
     return VisitSummary(
         encounter_id=encounter_id,
-        patient_id=_reference_id(note.get("subject")) or "",
+        patient_id=reference_id(note.get("subject"), "Patient") or "",
         signed_at=datetime.fromisoformat(note["date"]) if note.get("date") else None,
         diagnoses=tuple(_diagnosis(c, language) for c in conditions if _icd10(c)),
         advice=_section_text(note, visit_composition.ADVICE[0]),
@@ -271,9 +272,3 @@ def _document_title(document: Mapping[str, Any]) -> str:
     return str(document.get("description") or
                (contents[0].get("attachment") or {}).get("title", ""))
 
-
-def _reference_id(reference: Any) -> str | None:
-    if not isinstance(reference, dict):
-        return None
-    text = reference.get("reference")
-    return text.rpartition("/")[2] if isinstance(text, str) and "/" in text else None

@@ -21,12 +21,10 @@ from mor.services.scheduling.booking import booking_of
 from mor.services.scheduling.centres import get_centre
 from mor.services.scheduling.day_lists import centres_of
 from mor.services.scheduling.lookup import find
+from mor.services.video.consults import participant
 
 ACT_CODE: Final = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 AMBULATORY: Final = {"system": ACT_CODE, "code": "AMB", "display": "ambulatory"}
-PRIMARY_PERFORMER: Final = {
-    "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
-    "code": "PPRF", "display": "primary performer"}
 _OPENABLE: Final = frozenset({"booked", "arrived", "checked-in", "fulfilled"})
 
 
@@ -87,7 +85,7 @@ async def _joined(tx: Transaction, caller: Principal, encounter: dict[str, Any],
     if not took_part(encounter, practitioner_id):
         changed = {k: v for k, v in encounter.items() if k != "meta"}
         changed["participant"] = [*encounter.get("participant", []),
-                                  _participant(practitioner_id, at)]
+                                  participant(practitioner_id, at)]
         await tx.update("Encounter", encounter["id"], changed,
                         if_match=int(encounter["meta"]["versionId"]))
         await record_with_write(tx, caller, Access("PUT", f"Encounter/{encounter['id']}",
@@ -104,7 +102,7 @@ def _encounter(appointment: dict[str, Any], centre_id: str, practitioner_id: str
         "class": dict(AMBULATORY),
         "subject": {"reference": f"Patient/{booking.patient_id}"},
         "appointment": [{"reference": f"Appointment/{appointment['id']}"}],
-        "participant": [_participant(practitioner_id, at)],
+        "participant": [participant(practitioner_id, at)],
         "period": {"start": at},
         "serviceProvider": {"reference": f"Organization/{centre_id}"},
     }
@@ -114,7 +112,3 @@ def _encounter(appointment: dict[str, Any], centre_id: str, practitioner_id: str
         encounter["location"] = [{"location": {"reference": f"Location/{booking.location_id}"}}]
     return encounter
 
-
-def _participant(practitioner_id: str, start: str) -> dict[str, Any]:
-    return {"type": [{"coding": [dict(PRIMARY_PERFORMER)]}], "period": {"start": start},
-            "individual": {"reference": f"Practitioner/{practitioner_id}"}}

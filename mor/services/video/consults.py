@@ -506,7 +506,7 @@ def _new_encounter(patient_id: str, centre_id: str | None, location_id: str | No
         if appointment.get("serviceType"):
             encounter["serviceType"] = appointment["serviceType"][0]
     if practitioner_id is not None:
-        encounter["participant"] = [_participant(practitioner_id, start)]
+        encounter["participant"] = [participant(practitioner_id, start)]
     if location_id is not None:
         encounter["location"] = [{"location": {"reference": f"Location/{location_id}"}}]
     if centre_id is not None:
@@ -514,7 +514,7 @@ def _new_encounter(patient_id: str, centre_id: str | None, location_id: str | No
     return encounter
 
 
-def _participant(practitioner_id: str, start: str) -> dict[str, Any]:
+def participant(practitioner_id: str, start: str) -> dict[str, Any]:
     return {"type": [{"coding": [dict(PRIMARY_PERFORMER)]}], "period": {"start": start},
             "individual": {"reference": f"Practitioner/{practitioner_id}"}}
 
@@ -542,7 +542,7 @@ def _with_responsible(encounter: dict[str, Any], practitioner_id: str, at: datet
         else:
             kept.extend(_closed([entry], moment))
     if not still_theirs:
-        kept.append(_participant(practitioner_id, moment))
+        kept.append(participant(practitioner_id, moment))
     return encounter | {"participant": kept}
 
 
