@@ -354,3 +354,12 @@ visit_draft = Table(
     Column("note", Text, nullable=False),  # JSON: mor.services.records.visit_note
     Column("saved", BigInteger, nullable=False),  # microseconds since 1970, UTC
 )
+
+watch_cursor = Table(
+    "watch_cursor",
+    metadata,
+    # How far a background watcher has read the store's changes (microseconds since
+    # 1970, UTC, of the last resource it saw changed).
+    Column("name", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
