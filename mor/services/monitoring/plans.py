@@ -143,7 +143,8 @@ async def enrol(store: Store, caller: Principal, patient_id: str,
         body={"resourceType": "Bundle", "type": "transaction", "entry": entries}))
     location = str(((response.body or {}).get("entry") or [{}])[0].get(
         "response", {}).get("location", ""))
-    plan_id = location.split("/")[1] if location.startswith("CarePlan/") else ""
+    # .../CarePlan/{id}/_history/1, after the server's base
+    plan_id = location.rsplit("/_history/", 1)[0].rsplit("/", 1)[-1]
     return plan_of(await fhir_calls.read(store, caller, f"CarePlan/{plan_id}"))
 
 
@@ -157,8 +158,10 @@ async def change_thresholds(store: Store, caller: Principal, plan_id: str,
     current = await fhir_calls.read(store, caller, f"CarePlan/{plan_id}")
     plan = plan_of(current)
     changed = {k: v for k, v in current.items() if k != "meta"}
-    changed["extension"] = [e for e in current.get("extension") or ()
-                            if e.get("url") != THRESHOLD_URL] + extensions(thresholds)
+    kept = [e for e in current.get("extension") or () if e.get("url") != THRESHOLD_URL]
+    changed.pop("extension", None)
+    if kept or extensions(thresholds):
+        changed["extension"] = kept + extensions(thresholds)
     goals = {}
     for goal_id in plan.goal_ids:
         goal = await fhir_calls.read(store, caller, f"Goal/{goal_id}")
