@@ -42,6 +42,15 @@ async def write(store: Store, caller: Caller, method: str, path: str,
                                       prefer_return="minimal"))
 
 
+async def create(store: Store, caller: Caller, resource: dict[str, Any]) -> str:
+    """Create a resource as ``caller``; returns its id."""
+    response = await dispatch(store, FhirRequest(
+        method="POST", path=str(resource["resourceType"]), caller=caller, body=resource,
+        prefer_return="minimal"))
+    assert response.stored is not None
+    return response.stored.id
+
+
 async def transaction(store: Store, caller: Caller, writes: list[tuple[str, dict[str, Any]]],
                       *, if_match: Mapping[str, str] | None = None) -> None:
     """Write resources all together or not at all: ``writes`` are (``Type/id``, resource)

@@ -27,6 +27,7 @@ from mor.fhir.store import Store, Transaction
 from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
+from mor.services import fhir_calls
 from mor.services.scheduling import lookup
 from mor.services.scheduling.codes import SERVICE_KINDS_SYSTEM
 from mor.services.scheduling.lookup import find, first_per_sort_value, reference_id
@@ -118,8 +119,12 @@ async def free_times(store: Store, service_id: str, start: datetime, end: dateti
 async def book(store: Store, caller: Principal, patient_id: str, slot_id: str, *,
                video: bool = False) -> Booking:
     """Book the slot for the patient, at the centre or by ``video``; raises SlotTaken when
-    it went meanwhile."""
-    _check_may_book(caller, patient_id)
+    it went meanwhile. A nurse or doctor books for a patient whose record they may see
+    (a home reading that needs a consultation)."""
+    if caller.account is not None and caller.account.role in _BOOK_FOR_PATIENTS:
+        await _check_sees_patient(store, caller, patient_id)
+    else:
+        _check_may_book(caller, patient_id)
     try:
         async with store.writing(EVERYTHING) as tx:
             slot, version = await _free_slot(tx, slot_id)
@@ -236,6 +241,18 @@ class _Taken(Exception):
     def __init__(self, slot: dict[str, Any]) -> None:
         super().__init__("taken")
         self.slot = slot
+
+
+_BOOK_FOR_PATIENTS: Final = frozenset({Role.NURSE, Role.DOCTOR})
+
+
+async def _check_sees_patient(store: Store, caller: Principal, patient_id: str) -> None:
+    try:
+        await fhir_calls.read(store, caller, f"Patient/{patient_id}")
+    except (NotFound, Gone):
+        raise BookingRefused(N_("You book for the patients whose records you may see: "
+                                "those of your health centre, or who shared theirs with "
+                                "you")) from None
 
 
 def _check_may_book(caller: Principal, patient_id: str) -> None:
