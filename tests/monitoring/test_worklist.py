@@ -35,14 +35,15 @@ def bp(hours_ago: float, systolic: float, diastolic: float) -> Reading:
                    {"systolic": systolic, "diastolic": diastolic})
 
 
-async def followed(store: Store, centre: Centre, *readings: Reading) -> tuple[Person, str]:
+async def followed(store: Store, centre: Centre, *readings: Reading,
+                   evaluated: datetime = NOW) -> tuple[Person, str]:
     booked = await centre.booking(store, slot=0)
     patient = booked.patient
     plan = await enrol(store, patient.caller, patient.id, ["hypertension"],
                        now=NOW - timedelta(days=1))
     for reading in readings:
         await record(store, patient.caller, patient.id, reading, plan.id)
-    await evaluate_plan(store, plan.id, now=NOW)
+    await evaluate_plan(store, plan.id, now=evaluated)
     return patient, plan.id
 
 
@@ -97,15 +98,23 @@ async def test_acknowledging_takes_the_alert_off_the_worklist_and_ends_its_flag(
 
 
 async def test_two_nurses_acting_at_once_get_one_change(store: Store, centre: Centre) -> None:
-    await followed(store, centre, bp(2, 185, 100))
-    alert = (await worklist(store, centre.nurse.caller, centre.id, now=NOW)).rows[0].first
+    crisis, _ = await followed(store, centre, bp(2, 200, 100),
+                               evaluated=NOW - timedelta(minutes=30))
+    high, _ = await followed(store, centre, bp(2, 185, 100))
+    assert [r.patient_id for r in (await worklist(store, centre.doctor.caller, centre.id,
+                                                  now=NOW)).rows] == [crisis.id, high.id]
+    alert = (await worklist(store, centre.nurse.caller, centre.id, now=NOW)).rows[1].first
     await escalate(store, centre.nurse.caller, centre.id, alert.task_id,
                    version=alert.version, note="Crisis again, on two medicines", now=NOW)
     with pytest.raises(ActionRefused, match="same moment"):
         await acknowledge(store, centre.nurse.caller, centre.id, alert.task_id,
                           version=alert.version, note="", now=NOW)
+    # The doctor sees the escalated alert first, before the earlier crisis.
     escalated = (await worklist(store, centre.doctor.caller, centre.id, now=NOW)).rows[0]
+    assert escalated.patient_id == high.id
     assert escalated.first.escalated and escalated.first.status == "requested"
+    nurse_view = await worklist(store, centre.nurse.caller, centre.id, now=NOW)
+    assert [r.patient_id for r in nurse_view.rows] == [crisis.id, high.id]
     with pytest.raises(ActionRefused, match="doctor should look"):
         await escalate(store, centre.nurse.caller, centre.id, alert.task_id,
                        version=escalated.first.version, note=" ", now=NOW)

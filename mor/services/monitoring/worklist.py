@@ -118,7 +118,7 @@ async def worklist(store: Store, caller: Principal, centre_id: str, *, now: date
                    most: int = _MOST_ROWS) -> Worklist:
     """The centre's patients with open alerts, most urgent first: the patient with a
     blood pressure in crisis before the one with a reading missing, and among equals
-    the one waiting longest."""
+    the one waiting longest; for a doctor, those escalated to the doctors before all."""
     check_clinician_of(caller, centre_id)
     base = [("code", ALERT_CODE), ("owner", f"Organization/{centre_id}"),
             ("status", ",".join(OPEN_STATUSES))]
@@ -141,8 +141,11 @@ async def worklist(store: Store, caller: Principal, centre_id: str, *, now: date
             reading = reading_of(focus) if focus and focus.get(
                 "resourceType") == "Observation" else None
             grouped.setdefault(patient, []).append(alert_view(task, reading))
+        # A doctor sees first what nurses escalated to the doctors.
+        doctor = caller.account is not None and caller.account.role is Role.DOCTOR
         ordered = sorted(((p, sorted(a, key=_by_urgency)) for p, a in grouped.items()),
-                         key=lambda item: _by_urgency(item[1][0]))
+                         key=lambda item: (doctor and not any(a.escalated for a in item[1]),
+                                           _by_urgency(item[1][0])))
         shown = ordered[:most]
         trends = await _trends(reads, [p for p, _ in shown], now)
     rows = tuple(
