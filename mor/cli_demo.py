@@ -156,7 +156,8 @@ def _print_welcome(city: City, summary: DemoSummary | None, url: str) -> None:
             f"({summary.chronic_patients} with chronic conditions, "
             f"{summary.patient_accounts} with accounts), {summary.past_appointments} "
             f"appointments in the past year, {summary.upcoming_bookings} booked ahead, "
-            f"{summary.free_slots} free slots in the coming four weeks.")
+            f"{summary.free_slots} free slots in the coming four weeks, "
+            f"{summary.followed_from_home} patients followed from home.")
     console.print(_accounts_table(city))
     console.print(
         "Staff sign in with the password, then enrol an authenticator app (TOTP) at "

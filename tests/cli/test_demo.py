@@ -46,6 +46,8 @@ from mor.services.demo.generate import (
     generate_demo,
     has_demo_data,
 )
+from mor.services.monitoring.plans import active_plan
+from mor.services.monitoring.worklist import worklist
 from mor.services.pharmacy.queue import pharmacy_queue
 from mor.services.records.hospitals import hospitals
 from mor.services.records.visit_summary import signed_visits, visit_summary
@@ -170,6 +172,28 @@ async def test_yesterdays_visit_is_signed_and_its_prescription_waits_for_the_pha
     assert pharmacist.account is not None
     queue = await pharmacy_queue(demo.store, pharmacist, pharmacist.account.organizations[0])
     assert [p.patient_id for p in queue.to_check] == [patient_account.fhir_user_id]
+
+
+async def test_the_nurse_finds_the_featured_patient_s_crisis_first_on_the_worklist(
+        demo: Demo) -> None:
+    featured = demo.city.featured[0]
+    accounts = Accounts(demo.store.engine)
+    patient_account = await accounts.find(featured.username)
+    nurse_account = await accounts.find(f"nurse.{featured.centre}")
+    assert patient_account is not None and nurse_account is not None
+    nurse = await person_caller(demo.store, nurse_account)
+    assert nurse.account is not None
+    centre_id = nurse.account.organizations[0]
+    listed = await worklist(demo.store, nurse, centre_id, now=now(demo))
+    first = listed.rows[0]
+    assert first.patient_id == patient_account.fhir_user_id
+    assert first.first.rule == "bp-urgent" and len(first.trend) >= 10
+    assert demo.summary.followed_from_home >= 5
+    patient = await person_caller(demo.store, patient_account)
+    plan = await active_plan(demo.store, patient, patient_account.fhir_user_id or "")
+    assert plan is not None and plan.centre_id == centre_id
+    # Not everyone is on the worklist: some are within their targets.
+    assert len(listed.rows) < demo.summary.followed_from_home
 
 
 async def test_every_role_has_an_account_that_signs_in_with_the_demo_password(

@@ -50,6 +50,7 @@ from mor.services.demo.cities import (
     Foreigner,
     Name,
 )
+from mor.services.demo.monitoring import OTHERS_PER_CENTRE, Followed, follow_from_home, stories
 from mor.services.demo.visits import signed_visit
 from mor.services.records.hospitals import hospital_resource
 
@@ -149,6 +150,7 @@ class DemoSummary:
     upcoming_bookings: int
     free_slots: int
     seconds: float
+    followed_from_home: int = 0
 
 
 class DemoError(Exception):
@@ -282,6 +284,9 @@ async def generate_demo(store: Store, city: City) -> DemoSummary | None:
     seen = next(p for p in patients if p.username == city.featured[0].username)
     await signed_visit(store, city, seen.id, seen.centre.centre.id,
                        seen.centre.centre.location_id, seen.centre.plan.slug)
+    followed = _followed_from_home(patients, rng)
+    await follow_from_home(store, datetime.now(city.zone), followed,
+                           random.Random(f"mor demo {city.slug} readings"))
     await _finish(store, marker_id)
     # Just filled, PostgreSQL's tables still look empty to its planner, whose plans then
     # make the first minutes' searches of free times 200 times slower (600 ms each).
@@ -289,7 +294,8 @@ async def generate_demo(store: Store, city: City) -> DemoSummary | None:
     return DemoSummary(
         city.slug, len(centres), sum(len(staff_of(p)) for p in city.centres) + 1,
         len(patients), len(accounts), sum(1 for p in patients if p.conditions), past,
-        upcoming, await _free_slots(store, city), clock.perf_counter() - started)
+        upcoming, await _free_slots(store, city), clock.perf_counter() - started,
+        len(followed))
 
 
 async def keep_slots_ahead(store: Store, city: City) -> int:
@@ -549,6 +555,20 @@ def _condition(city: City, patient: _Patient, code: str, onset: int) -> dict[str
         "onsetDateTime": str(onset), "recordedDate": str(onset),
         "recorder": {"reference": f"Practitioner/{patient.centre.doctors[0]}"},
     }
+
+
+def _followed_from_home(patients: list[_Patient], rng: random.Random) -> list[Followed]:
+    """The featured patients with high blood pressure or diabetes, then some other
+    chronic patients of their centres, each with the story their readings tell."""
+    chosen = [p for p in patients if p.featured and p.verified
+              and {"I10", "E11"} & set(p.conditions)]
+    centres = {p.centre.plan.slug for p in chosen}
+    for slug in sorted(centres):
+        others = [p for p in patients if not p.featured and p.centre.plan.slug == slug
+                  and {"I10", "E11"} & set(p.conditions)]
+        chosen += rng.sample(others, min(OTHERS_PER_CENTRE, len(others)))
+    return [Followed(p.id, p.centre.plan.slug, p.conditions, story)
+            for p, story in zip(chosen, stories(len(chosen)), strict=True)]
 
 
 def _uuid(rng: random.Random) -> str:
