@@ -11,7 +11,7 @@ from typing import Final
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -26,6 +26,7 @@ from mor.services.monitoring.plans import PlanRefused, change_thresholds, enrol
 from mor.services.monitoring.readings import Reading
 from mor.services.monitoring.thresholds import BadThreshold, Thresholds, parse
 from mor.services.monitoring.worklist import (
+    HISTORY_DAYS,
     AlertView,
     PatientAlerts,
     WorklistRefused,
@@ -37,6 +38,7 @@ from mor.services.scheduling.offered import services_of
 from mor.web.dates import clock, era_of, short_day
 from mor.web.i18n import N_, language_of
 from mor.web.page_access import checked_form, person_for
+from mor.web.reading_charts import reading_chart
 from mor.web.rendering import formatted, gettext, render
 from mor.web.signin import SignIn
 
@@ -215,7 +217,7 @@ class MonitoringPages:
             alert_text=lambda alert: self._alert_text(request, alert),
             when=lambda moment: self._when(request, moment),
             reading_text=_reading_text, rules=_rules(request),
-            charts=_charts(request, seen), times=times,
+            charts=_charts(request, seen, self.zone, now), times=times,
             programmes={k: gettext(request, v) for k, v in PROGRAMME_NAMES.items()
                         if k in PROGRAMMES},
             thresholds=[(name, gettext(request, label), _number(getattr(
@@ -329,56 +331,22 @@ def _sparkline(readings: tuple[Reading, ...], kind: str, *, width: int = 160,
                   f'stroke-width="2"/></svg>')
 
 
-def _charts(request: Request, seen: PatientAlerts) -> list[tuple[str, Markup]]:
-    """A chart per kind of reading of the last weeks, against the plan's targets."""
+def _charts(request: Request, seen: PatientAlerts, zone: ZoneInfo, now: datetime
+            ) -> list[tuple[str, Markup]]:
+    """A chart per kind of reading of the last weeks, against the plan's targets, drawn
+    as the patient's own page draws it."""
     if seen.plan is None:
         return []
-    t = seen.plan.thresholds
-    targets = {"bp": (t.target_systolic, None), "glucose": (t.target_glucose_high,
-                                                            t.target_glucose_low)}
+    language = language_of(request)
+    era = era_of(request, language)
+    since = now - timedelta(days=HISTORY_DAYS)
     charts = []
     for kind in seen.plan.kinds:
         readings = [r for r in seen.readings if r.kind == kind]
-        if not readings:
-            continue
-        title = gettext(request, READING_KINDS[kind].name)
-        charts.append((title, _history_chart(title, readings, targets.get(kind))))
+        if readings:
+            charts.append((gettext(request, READING_KINDS[kind].name), reading_chart(
+                kind, readings, seen.plan.thresholds, since=since, until=now,
+                text=lambda message: gettext(request, message),
+                day=lambda moment: short_day(moment.astimezone(zone).date(), language,
+                                             era))))
     return charts
-
-
-def _history_chart(title: str, readings: list[Reading],
-                   target: tuple[float, float | None] | None, *, width: int = 480,
-                   height: int = 180) -> Markup:
-    """Readings over the weeks with the target drawn as a dashed line; a point beyond
-    the target is drawn larger and hollow, not only in another colour."""
-    values = [_main_value(r) for r in readings]
-    lines = [line for line in (target or ()) if line is not None]
-    bounds: list[float] = [*values, *lines]
-    low, high = min(bounds) - 5, max(bounds) + 5
-    left, right, top, bottom = 44, 12, 10, height - 30
-    start, end = readings[0].taken.timestamp(), readings[-1].taken.timestamp()
-    span = max(end - start, 1.0)
-
-    def x(reading: Reading) -> float:
-        return left + (reading.taken.timestamp() - start) / span * (width - left - right)
-
-    def y(value: float) -> float:
-        return bottom - (value - low) / (high - low) * (bottom - top)
-
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">']
-    for line in lines:
-        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(line):.1f}" '
-                     f'y2="{y(line):.1f}" stroke="#1e7b34" stroke-dasharray="6 4"/>'
-                     f'<text x="{left - 4}" y="{y(line) + 4:.1f}" font-size="12" '
-                     f'text-anchor="end" fill="#1e7b34">{line:g}</text>')
-    points = " ".join(f"{x(r):.1f},{y(v):.1f}" for r, v in zip(readings, values, strict=True))
-    parts.append(f'<polyline fill="none" stroke="#0b5f7a" stroke-width="2" points="{points}"/>')
-    for r, v in zip(readings, values, strict=True):
-        beyond = target is not None and (v >= target[0] or (
-            target[1] is not None and v < target[1]))
-        parts.append(f'<circle cx="{x(r):.1f}" cy="{y(v):.1f}" r="{5 if beyond else 3}" '
-                     + ('fill="#ffffff" stroke="#b42318" stroke-width="2"/>' if beyond
-                        else 'fill="#0b5f7a"/>'))
-    parts.append("</svg>")
-    return Markup("".join(parts))

@@ -50,7 +50,8 @@ async def test_the_nurse_sees_the_crisis_and_acts_on_it(app: Starlette) -> None:
 
         patient_page = (await http.get(f"/staff/monitoring/{patient_id}")).text
         assert "Readings of the last 30 days" in patient_page
-        assert patient_page.count('stroke="#b42318"') == 2  # both beyond the target
+        # Both readings off the target, marked on both lines, and the legend says so.
+        assert patient_page.count(">!</text>") == 2 * 2 + 1
         csrf = hidden(patient_page, "csrf_token")
 
         sent = await http.post(f"/staff/monitoring/{patient_id}/message", data={

@@ -27,6 +27,7 @@ from mor.services import fhir_calls
 from mor.services.monitoring.alerts import ALERT_CODE, OPEN_STATUSES, flag_id
 from mor.services.monitoring.codes import MONITORING, coding
 from mor.services.monitoring.worklist import ESCALATED, check_clinician_of
+from mor.services.records.elements import moment_of
 from mor.services.scheduling.lookup import reference_id
 
 MAX_MESSAGE_CHARS: Final = 1000
@@ -46,9 +47,14 @@ class ActionRefused(Exception):
 @dataclass(frozen=True, slots=True)
 class PatientMessage:
     id: str
-    sent: str  # FHIR dateTime
+    sent: datetime | None
     sender: str  # Practitioner/x
     text: str
+
+
+def _moment(text: Any) -> datetime | None:
+    moment = moment_of(text) if isinstance(text, str) else None
+    return moment if isinstance(moment, datetime) else None
 
 
 def _stamp(now: datetime) -> str:
@@ -174,7 +180,7 @@ async def messages_to(store: Store, caller: Principal, patient_id: str, *, most:
         ("subject", f"Patient/{patient_id}"),
         ("category", f"{MONITORING}|{_MESSAGE_CATEGORY}"), ("_sort", "-sent"),
         ("_count", str(most))])
-    return [PatientMessage(c["id"], str(c.get("sent", "")),
+    return [PatientMessage(c["id"], _moment(c.get("sent")),
                            str((c.get("sender") or {}).get("reference", "")),
                            str(((c.get("payload") or [{}])[0]).get("contentString", "")))
             for c in found]
