@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -34,6 +35,8 @@ from mor.services.bulk_export import BulkExport
 from mor.services.bulk_import import BulkImport
 from mor.services.identity_checks import IdentityChecks
 from mor.services.messaging import senders
+from mor.services.monitoring.due import send_due_reminders
+from mor.services.monitoring.watcher import watch_forever
 from mor.services.prescribing.formulary import seed as seed_formulary
 from mor.services.registration import Registrations
 from mor.services.scheduling.reminders import Reminders
@@ -45,8 +48,11 @@ from mor.web.booking import BookingPages
 from mor.web.dates import default_era, long_day
 from mor.web.day_list import DayListPages
 from mor.web.documents import DocumentPages
+from mor.web.home_readings import HomeReadingPages
 from mor.web.i18n import translations
 from mor.web.identity_checks import IdentityCheckPages
+from mor.web.monitoring import MonitoringPages
+from mor.web.monitoring_control import ControlRatePages
 from mor.web.my_record import MyRecordPages
 from mor.web.patient_visits import PatientVisitPages
 from mor.web.pharmacy import PharmacyPages
@@ -96,6 +102,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     pharmacy = PharmacyPages(store, sign_in, settings.zone)
     documents = DocumentPages(store, sign_in, settings.zone)
     my_record = MyRecordPages(store, sign_in, settings.zone)
+    home_readings = HomeReadingPages(store, sign_in, settings.zone)
+
+    async def remind_due(now: datetime) -> int:
+        return await send_due_reminders(
+            store, now, zone=settings.zone, email=email, sms=sms,
+            translate=lambda language, text: str(translations(language).gettext(text)),
+            link=settings.base_url and settings.base_url + "/my/readings",
+            default_language=settings.language)
+
+    control_rates = ControlRatePages(store, sign_in, settings.zone, settings.language)
+    monitoring = MonitoringPages(store, sign_in, settings.zone)
     video = VideoPages(store, sign_in, relay, settings.ice, settings.zone, visits)
 
     @asynccontextmanager
@@ -111,7 +128,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                    asyncio.create_task(keep_ahead_forever(store, settings.zone),
                                        name="slots-ahead"),
                    asyncio.create_task(close_left_over_forever(store, settings.zone),
-                                       name="consults-left-over")]
+                                       name="consults-left-over"),
+                   asyncio.create_task(watch_forever(store, settings.zone, remind_due),
+                                       name="home-readings")]
         try:
             yield
         finally:
@@ -208,6 +227,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/auth/token", smart.token, methods=["POST"]),
             Route("/auth/revoke", smart.revoke, methods=["POST"]),
             Route("/auth/introspect", smart.introspect, methods=["POST"]),
+            # Before /staff/monitoring/{patient}, which would take "control" for a patient.
+            Route("/staff/monitoring/control", control_rates.page, methods=["GET"]),
+            Route("/staff/monitoring/control.csv", control_rates.csv, methods=["GET"]),
+            Route("/staff/monitoring", monitoring.worklist_page, methods=["GET"]),
+            Route("/staff/monitoring/{patient}", monitoring.patient_page, methods=["GET"]),
+            Route("/staff/monitoring/{patient}/acknowledge", monitoring.acknowledge,
+                  methods=["POST"]),
+            Route("/staff/monitoring/{patient}/escalate", monitoring.escalate,
+                  methods=["POST"]),
+            Route("/staff/monitoring/{patient}/message", monitoring.message,
+                  methods=["POST"]),
+            Route("/staff/monitoring/{patient}/book", monitoring.book_video,
+                  methods=["POST"]),
+            Route("/staff/monitoring/{patient}/enrol", monitoring.enrol_patient,
+                  methods=["POST"]),
+            Route("/staff/monitoring/{patient}/thresholds", monitoring.thresholds,
+                  methods=["POST"]),
+            Route("/my/readings", home_readings.page, methods=["GET"]),
+            Route("/my/readings", home_readings.save, methods=["POST"]),
+            Route("/my/readings/enrol", home_readings.enrol, methods=["POST"]),
+            Route("/my/readings/upload", home_readings.upload, methods=["POST"]),
             Route("/fhir", fhir.handle, methods=_FHIR_METHODS),
             Route("/fhir/{path:path}", fhir.handle, methods=_FHIR_METHODS),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
