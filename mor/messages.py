@@ -10,3 +10,12 @@ from __future__ import annotations
 
 def N_(message: str) -> str:
     return message
+
+
+class Refused(Exception):
+    """What a person may not or cannot do, said so they can act on it: ``message`` is a
+    msgid, translated where it is shown."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -1,21 +1,6 @@
 """A health centre with a doctor and a nurse, and its patients followed from home, on
-SQLite and PostgreSQL."""
+SQLite and PostgreSQL: the video consults' fixtures."""
 
-from __future__ import annotations
+from tests.video.conftest import centre, store
 
-import httpx
-import pytest
-
-from mor.fhir.store import Store
-from tests.video.conftest import Centre, centre_with_staff
-
-
-@pytest.fixture
-def store(client: httpx.AsyncClient) -> Store:
-    found: Store = client.app.state.store  # type: ignore[attr-defined]
-    return found
-
-
-@pytest.fixture
-async def centre(store: Store) -> Centre:
-    return await centre_with_staff(store)
+__all__ = ["centre", "store"]

@@ -229,7 +229,8 @@ def test_the_same_alerts_fire_whatever_order_the_readings_arrive_in() -> None:
        st.randoms(use_true_random=False), st.integers(1, 3))
 def test_any_readings_in_any_order_with_resends_raise_each_rule_at_most_once(
         values: list[tuple[float, int, int]], rng: random.Random, resends: int) -> None:
-    readings = [bp(days, s, min(d, s - 1)) for days, s, d in values]
+    readings = [bp(days, s, min(d, s - 1), f"reading-{i}")
+                for i, (days, s, d) in enumerate(values)]
     arrivals = readings * resends
     rng.shuffle(arrivals)
     centre = Centre(kinds=("bp",))

@@ -22,7 +22,7 @@ from typing import Any, Final
 from mor.auth.policy import Principal
 from mor.fhir.errors import FhirError, NotFound
 from mor.fhir.store import Store
-from mor.messages import N_
+from mor.messages import N_, Refused
 from mor.services import fhir_calls
 from mor.services.monitoring.alerts import ALERT_CODE, OPEN_STATUSES, flag_id
 from mor.services.monitoring.codes import MONITORING, coding
@@ -36,12 +36,8 @@ _COMMUNICATION_CATEGORY: Final = "http://terminology.hl7.org/CodeSystem/communic
 _MESSAGE_CATEGORY: Final = "home-monitoring-message"
 
 
-class ActionRefused(Exception):
-    """``message`` is a msgid."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class ActionRefused(Refused):
+    """What the nurse cannot do about an alert, or the message they would send."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,6 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from mor.fhir.store import Store, Transaction
-from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
 from mor.services.messaging import Sender, SendFailed
@@ -27,7 +26,7 @@ from mor.services.monitoring.codes import MONITORING, READING_KINDS
 from mor.services.monitoring.plans import PLAN_SEARCH, Plan, plan_of
 from mor.services.monitoring.readings import Reading
 from mor.services.scheduling.lookup import find, ids
-from mor.services.scheduling.reminders import _contact, _language
+from mor.services.scheduling.reminders import contact_of, finish_communication, language_of
 
 # The evening hour, city time, after which a reading still missing today is reminded of.
 REMIND_AT: Final = time(18, 0)
@@ -110,8 +109,8 @@ async def _remind(store: Store, plan_id: str, today: date, zone: ZoneInfo, email
         if not due:
             return False
         patient = await _patient(tx, plan.patient_id)
-        language = (_language(patient) if patient else None) or default_language
-        contact = _contact(patient) if patient else None
+        language = (language_of(patient) if patient else None) or default_language
+        contact = contact_of(patient) if patient else None
         kinds = ", ".join(translate(language, READING_KINDS[k].name) for k in due)
         template = _TEXT if link else _TEXT_WITHOUT_LINK
         text = translate(language, template).format(kinds=kinds, link=link)
@@ -137,10 +136,10 @@ async def _remind(store: Store, plan_id: str, today: date, zone: ZoneInfo, email
     try:
         await sender.send(contact[1], translate(language, _SUBJECT), text)
     except SendFailed as failure:
-        await _finish(store, stored.id, "not-done", str(failure))
+        await finish_communication(store, stored.id, "not-done", str(failure))
         log.warning("a home-reading reminder could not be sent: %s", failure)
         return True
-    await _finish(store, stored.id, "completed", None)
+    await finish_communication(store, stored.id, "completed", None)
     return True
 
 
@@ -155,17 +154,3 @@ def _moment(text: str) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else None
-
-
-async def _finish(store: Store, communication_id: str, status: str, reason: str | None
-                  ) -> None:
-    async with store.writing(EVERYTHING) as tx:
-        current = await tx.read("Communication", communication_id)
-        changed = {k: v for k, v in current.resource().items() if k != "meta"}
-        changed["status"] = status
-        if status == "completed":
-            changed["sent"] = instant_from_micros(now_micros())
-        if reason:
-            changed["statusReason"] = {"text": reason}
-        await tx.update("Communication", communication_id, changed,
-                        if_match=current.version_id)

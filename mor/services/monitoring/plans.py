@@ -23,7 +23,7 @@ from mor.fhir.errors import FhirError
 from mor.fhir.interactions import dispatch
 from mor.fhir.requests import FhirRequest
 from mor.fhir.store import Store
-from mor.messages import N_
+from mor.messages import N_, Refused
 from mor.services import fhir_calls
 from mor.services.monitoring.codes import (
     DIASTOLIC,
@@ -50,12 +50,8 @@ _REVIEW: Final = "review-readings"
 _DAILY: Final = {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}}
 
 
-class PlanRefused(Exception):
-    """What cannot be done with a plan; ``message`` is a msgid."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class PlanRefused(Refused):
+    """What cannot be done with a plan."""
 
 
 @dataclass(frozen=True, slots=True)

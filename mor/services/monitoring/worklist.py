@@ -19,7 +19,7 @@ from mor.auth.policy import Principal
 from mor.auth.roles import Role
 from mor.fhir.permissions import Access
 from mor.fhir.store import Store
-from mor.messages import N_
+from mor.messages import N_, Refused
 from mor.services import fhir_calls
 from mor.services.monitoring.alerts import ALERT_CODE, OPEN_STATUSES, reading_ids, rule_of
 from mor.services.monitoring.codes import LOINC, READING_KINDS, RULE_RANK, URGENT_RULES
@@ -39,12 +39,8 @@ _MOST_ROWS: Final = 50
 _INCLUDES: Final = [("_include", "Task:patient"), ("_include", "Task:focus")]
 
 
-class WorklistRefused(Exception):
-    """``message`` is a msgid."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class WorklistRefused(Refused):
+    """The worklist, or a patient's page of it, is not for this person."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,10 +123,10 @@ class Reminders:
                 return False
             patients = await find(tx, "Patient", [("_id", booking.patient_id or "-")],
                                   limit=1)
-            contact = _contact(patients[0]) if patients else None
+            contact = contact_of(patients[0]) if patients else None
             if contact is None:
                 return False  # nowhere to send it; the centre's list still shows the visit
-            language = _language(patients[0]) or self.default_language
+            language = language_of(patients[0]) or self.default_language
             text = await write(booking, language, reason)
             record = await tx.create({
                 "resourceType": "Communication", "status": "in-progress",
@@ -140,23 +140,11 @@ class Reminders:
         try:
             await sender.send(contact[1], self.translate(language, subject), text)
         except SendFailed as failure:
-            await self._finish(record.id, "not-done", str(failure))
+            await finish_communication(self.store, record.id, "not-done", str(failure))
             log.warning("a %s could not be sent: %s", kind, failure)
             return False
-        await self._finish(record.id, "completed", None)
+        await finish_communication(self.store, record.id, "completed", None)
         return True
-
-    async def _finish(self, communication_id: str, status: str, reason: str | None) -> None:
-        async with self.store.writing(EVERYTHING) as tx:
-            current = await tx.read("Communication", communication_id)
-            changed = {k: v for k, v in current.resource().items() if k != "meta"}
-            changed["status"] = status
-            if status == "completed":
-                changed["sent"] = instant_from_micros(now_micros())
-            if reason:
-                changed["statusReason"] = {"text": reason}
-            await tx.update("Communication", communication_id, changed,
-                            if_match=current.version_id)
 
     async def _text(self, booking: Booking, language: str, reason: str) -> str:
         template = _TEXT if self.link else _TEXT_WITHOUT_LINK
@@ -182,7 +170,22 @@ class Reminders:
             time=local.strftime("%H:%M"), link=self.link, reason=reason)
 
 
-def _contact(patient: dict[str, Any]) -> tuple[str, str] | None:
+async def finish_communication(store: Store, communication_id: str, status: str,
+                               reason: str | None) -> None:
+    """Mark a reminder's Communication sent (completed) or not (not-done, and why)."""
+    async with store.writing(EVERYTHING) as tx:
+        current = await tx.read("Communication", communication_id)
+        changed = {k: v for k, v in current.resource().items() if k != "meta"}
+        changed["status"] = status
+        if status == "completed":
+            changed["sent"] = instant_from_micros(now_micros())
+        if reason:
+            changed["statusReason"] = {"text": reason}
+        await tx.update("Communication", communication_id, changed,
+                        if_match=current.version_id)
+
+
+def contact_of(patient: dict[str, Any]) -> tuple[str, str] | None:
     for system in ("phone", "email"):  # an SMS is read sooner
         for telecom in patient.get("telecom") or ():
             if telecom.get("system") == system and telecom.get("value") and (
@@ -191,7 +194,7 @@ def _contact(patient: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def _language(patient: dict[str, Any]) -> str | None:
+def language_of(patient: dict[str, Any]) -> str | None:
     for communication in patient.get("communication") or ():
         for coding in (communication.get("language") or {}).get("coding") or ():
             code = str(coding.get("code", "")).split("-")[0]
