@@ -97,12 +97,17 @@ class Visibility:
         if self.unrestricted:
             return type_limit
         clauses: list[ColumnElement[bool]] = []
-        patient_ids = self.patient_ids()
-        if patient_ids is not None:
+        if self.patients or self.organizations or self.grantees:
+            # From each candidate row to its patient, and from that patient to what lets
+            # the reader see them: cheap for a page of candidates however many patients
+            # a centre manages. "pk IN (every row of every managed patient)" made
+            # PostgreSQL hash millions of rows in every statement; OFFSET 0 keeps it from
+            # turning this back into that.
             owner = idx_reference.alias()
-            clauses.append(pk.in_(select(owner.c.resource_pk).where(
-                owner.c.target_id.in_(patient_ids), owner.c.param == PATIENT_PARAM,
-                owner.c.target_type == "Patient")))
+            clauses.append(exists(select(literal(1)).where(
+                owner.c.resource_pk == pk, owner.c.param == PATIENT_PARAM,
+                owner.c.target_type == "Patient",
+                self._sees_patient(owner.c.target_id)).offset(0)))
         if self.unowned is not Unowned.NONE:
             owner = idx_reference.alias()
             no_patient = ~exists().where(owner.c.resource_pk == pk,
@@ -113,6 +118,25 @@ class Visibility:
         if not clauses:
             return false()
         return and_(type_limit, or_(*clauses))
+
+    def _sees_patient(self, patient_id: ColumnElement[Any]) -> ColumnElement[bool]:
+        """SQL true when the patient of id ``patient_id`` is one whose record is visible."""
+        ways: list[ColumnElement[bool]] = []
+        if self.patients:
+            ways.append(patient_id.in_(sorted(self.patients)))
+        if self.organizations:
+            patient, managing = resource.alias(), idx_reference.alias()
+            ways.append(exists(select(literal(1)).select_from(patient).join(
+                managing, managing.c.resource_pk == patient.c.pk).where(
+                patient.c.resource_type == "Patient", patient.c.id == patient_id,
+                patient.c.deleted == false(), managing.c.param == "organization",
+                managing.c.target_type == "Organization",
+                managing.c.resource_type == "Patient",
+                managing.c.target_id.in_(sorted(self.organizations))).offset(0)))
+        if self.grantees:
+            # Consents are few: the patients who consented, listed once per statement.
+            ways.append(patient_id.in_(_consented_to(self.grantees)))
+        return or_(*ways)
 
     def patient_ids(self) -> Select[Any] | list[str] | None:
         """The ids of the patients whose records are visible, as SQL; None for none."""
