@@ -32,9 +32,9 @@ from mor.services.scheduling.lookup import reference_id
 ESCALATED: Final = "escalated"
 TREND_DAYS: Final = 14
 HISTORY_DAYS: Final = 30
-# More urgent alerts than this at one centre is a crisis of its own; the page says so.
-_MOST_URGENT: Final = 500
-_MOST_ROUTINE: Final = 300
+# The alerts read for one worklist, urgent ones first: more open at one centre is a
+# crisis of its own, and the page says how many patients it leaves out.
+_MOST_ALERTS: Final = 1000
 _MOST_ROWS: Final = 50
 _INCLUDES: Final = [("_include", "Task:patient"), ("_include", "Task:focus")]
 
@@ -120,16 +120,14 @@ async def worklist(store: Store, caller: Principal, centre_id: str, *, now: date
             ("status", ",".join(OPEN_STATUSES))]
     access = Access("GET", f"Organization/{centre_id}/$monitoring-worklist", "")
     async with fhir_calls.reading(store, caller, access) as reads:
-        urgent = await reads.search("Task", [
-            *base, ("priority", "urgent"), ("_sort", "authored-on"),
-            ("_count", str(_MOST_URGENT)), *_INCLUDES])
-        routine = await reads.search("Task", [
-            *base, ("priority", "routine"), ("_sort", "authored-on"),
-            ("_count", str(_MOST_ROUTINE)), *_INCLUDES])
-        included = {f"{r['resourceType']}/{r['id']}": r
-                    for r in [*urgent.included, *routine.included]}
+        # One search, urgent first ("urgent" sorts after "routine"), the longest waiting
+        # first within each: each search of a centre's alerts passes over its closed ones.
+        found = await reads.search("Task", [
+            *base, ("_sort", "-priority,authored-on"), ("_count", str(_MOST_ALERTS)),
+            *_INCLUDES])
+        included = {f"{r['resourceType']}/{r['id']}": r for r in found.included}
         grouped: dict[str, list[AlertView]] = {}
-        for task in [*urgent.matches, *routine.matches]:
+        for task in found.matches:
             patient = reference_id(task.get("for"), "Patient")
             if patient is None:
                 continue
