@@ -2,23 +2,27 @@
 goes offline, they save a hypertensive crisis (185/115) and their weight, the page says
 they are kept on the phone; back online, both reach mor once, the crisis raises an
 urgent alert for the health centre, and sending the same readings again (an answer
-lost on the way) adds nothing."""
+lost on the way) adds nothing. The centre's nurse finds the crisis on the worklist and
+books the patient a video consultation, which the patient then sees."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from playwright.async_api import Page, Request, Response, expect
+from playwright.async_api import Browser, Page, Request, Response, expect
 from starlette.applications import Starlette
 
+from mor.auth.roles import Role
 from mor.fhir.store import Store
 from mor.fhir.visibility import EVERYTHING
 from mor.services.monitoring.alerts import ALERT_CODE
 from mor.services.scheduling.lookup import find
 from tests.auth.people import PASSWORD
-from tests.e2e.conftest import check_accessibility
+from tests.e2e.conftest import check_accessibility, watched_page
+from tests.e2e.test_booking_in_chromium import sign_in_staff
 from tests.scheduling.centre import make_centre
+from tests.video.conftest import clinician_at
 from tests.web.test_video_pages import patient_of
 
 QUEUE = "mor.readings.queue"
@@ -29,10 +33,12 @@ async def _observations(store: Store, patient_id: str) -> list[dict[str, Any]]:
         return await find(tx, "Observation", [("patient", f"Patient/{patient_id}")])
 
 
-async def test_readings_saved_offline_arrive_once_when_back_online(
-        page: Page, app: Starlette) -> None:
+async def test_readings_saved_offline_arrive_once_and_the_nurse_books_a_video_consult(
+        page: Page, app: Starlette, chromium: Browser, mor_site: str) -> None:
     store = app.state.store
     made = await make_centre(store)
+    nurse = await clinician_at(store, made.centre.id, Role.NURSE, "Nurse Ploy")
+    assert nurse.caller.account is not None
     username, patient_id = await patient_of(store, made, "Malee")
     sent: list[dict[str, Any]] = []
     answers: list[int] = []
@@ -100,3 +106,14 @@ async def test_readings_saved_offline_arrive_once_when_back_online(
     await expect(pending).to_have_count(0)
     assert answers == [200, 200]  # mor had them already
     assert len(await _observations(store, patient_id)) == 2
+
+    async with watched_page(chromium, mor_site) as nursing:
+        await sign_in_staff(nursing, nurse.caller.account.username, "/staff/monitoring")
+        row = nursing.locator(f"tr[data-patient='{patient_id}']")
+        await expect(row).to_contain_text("Blood pressure dangerously high: 185/115 mmHg")
+        await row.locator("a").click()
+        await nursing.locator("#book-video button[type=submit]").click()
+        await expect(nursing.locator("p.notice")).to_contain_text(
+            "The video consultation is booked")
+    await page.goto("/appointments")
+    await expect(page.locator("article.appointment")).to_contain_text("By video")
