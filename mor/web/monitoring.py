@@ -21,7 +21,13 @@ from mor.auth.roles import Role
 from mor.fhir.errors import NotFound
 from mor.fhir.store import Store
 from mor.services.monitoring import actions
-from mor.services.monitoring.codes import PROGRAMME_NAMES, PROGRAMMES, READING_KINDS, RULES
+from mor.services.monitoring.codes import (
+    PROGRAMME_NAMES,
+    PROGRAMMES,
+    READING_KINDS,
+    RULES,
+    kind_of_rule,
+)
 from mor.services.monitoring.plans import PlanRefused, change_thresholds, enrol
 from mor.services.monitoring.readings import Reading
 from mor.services.monitoring.thresholds import BadThreshold, Thresholds, parse
@@ -94,7 +100,7 @@ class MonitoringPages:
                       worklist=listed, centre_id=centre_id,
                       alert_text=lambda alert: self._alert_text(request, alert),
                       when=lambda moment: self._when(request, moment),
-                      sparkline=lambda row: _sparkline(row.trend, _kind_of(row.first)),
+                      sparkline=lambda row: _sparkline(row.trend, kind_of_rule(row.first.rule)),
                       rules=_rules(request))
 
     async def patient_page(self, request: Request) -> Response:
@@ -287,10 +293,6 @@ def _rules(request: Request) -> dict[str, str]:
 
 def _number(value: float) -> str:
     return f"{value:g}"
-
-
-def _kind_of(alert: AlertView) -> str:
-    return "glucose" if alert.rule.startswith("glucose") else "bp"
 
 
 def _reading_text(reading: Reading) -> str:

@@ -25,7 +25,6 @@ from mor.fhir.visibility import EVERYTHING
 from mor.services.monitoring.codes import (
     ALERT_FLAG,
     ALERT_TASK,
-    KIND_BY_LOINC,
     LOINC,
     MONITORING,
     READING_KINDS,
@@ -53,12 +52,6 @@ OPEN_STATUSES: Final = ("requested", "received", "accepted", "in-progress", "on-
 _READING_INPUT: Final = "reading"
 _SINCE_INPUT: Final = "gap-since"
 _FLAG_INPUT: Final = "flag"
-_RULE_ENGLISH: Final = {
-    "bp-urgent": "Blood pressure dangerously high", "bp-low": "Blood pressure dangerously low",
-    "glucose-urgent": "Blood sugar dangerously high or low",
-    "bp-high": "Blood pressure out of range", "glucose-out-of-range": "Blood sugar out of range",
-    "bp-worsening": "Blood pressure worsening", "glucose-worsening": "Blood sugar worsening",
-    "bp-missing": "No blood pressure readings", "glucose-missing": "No blood sugar readings"}
 _MOST_ALERTS: Final = 500
 _MOST_READINGS: Final = 2000
 
@@ -192,7 +185,7 @@ async def _alert_tasks(tx: Transaction, plan_id: str, now: datetime) -> list[dic
 
 
 def _description(rule: str, focus: Reading | None) -> str:
-    text = _RULE_ENGLISH[rule]
+    text = RULES[rule]
     if focus is None:
         return text
     v = focus.values
@@ -268,7 +261,7 @@ async def _raise(tx: Transaction, plan: Plan, decision: Raise,
     patient = {"reference": f"Patient/{plan.patient_id}"}
     centre = {"reference": f"Organization/{plan.centre_id}"} if plan.centre_id else None
     focus = readings.get(decision.focus)
-    reason = {"coding": [coding(MONITORING, decision.rule, _RULE_ENGLISH[decision.rule])]}
+    reason = {"coding": [coding(MONITORING, decision.rule, RULES[decision.rule])]}
     flag: dict[str, Any] = {
         "resourceType": "Flag", "status": "active",
         "category": [{"coding": [coding(
@@ -299,11 +292,3 @@ async def _raise(tx: Transaction, plan: Plan, decision: Raise,
     if centre:
         task["owner"] = centre
     await tx.create(task)
-
-
-def kind_of_rule(rule: str) -> str:
-    return "bp" if rule.startswith("bp") else "glucose"
-
-
-__all__ = ["ALERT_CODE", "KIND_BY_LOINC", "OPEN_STATUSES", "alert_of", "evaluate_patient",
-           "evaluate_plan"]

@@ -83,6 +83,11 @@ URGENT_RULES: Final = frozenset({"bp-urgent", "bp-low", "glucose-urgent"})
 RULE_RANK: Final = {rule: rank for rank, rule in enumerate(RULES)}
 
 
+def kind_of_rule(rule: str) -> str:
+    """The kind of reading a rule watches: bp or glucose."""
+    return "glucose" if rule.startswith("glucose") else "bp"
+
+
 def coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
     return {"system": system, "code": code, **({"display": display} if display else {})}
 

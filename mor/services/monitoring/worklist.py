@@ -22,7 +22,13 @@ from mor.fhir.store import Store
 from mor.messages import N_, Refused
 from mor.services import fhir_calls
 from mor.services.monitoring.alerts import ALERT_CODE, OPEN_STATUSES, reading_ids, rule_of
-from mor.services.monitoring.codes import LOINC, READING_KINDS, RULE_RANK, URGENT_RULES
+from mor.services.monitoring.codes import (
+    LOINC,
+    READING_KINDS,
+    RULE_RANK,
+    URGENT_RULES,
+    kind_of_rule,
+)
 from mor.services.monitoring.plans import PLAN_SEARCH, Plan, plan_of
 from mor.services.monitoring.readings import Reading, reading_of
 from mor.services.person_names import display_name
@@ -144,13 +150,9 @@ async def worklist(store: Store, caller: Principal, centre_id: str, *, now: date
         trends = await _trends(reads, [p for p, _ in shown], now)
     rows = tuple(
         Row(patient, display_name(included.get(f"Patient/{patient}") or {}), tuple(alerts),
-            tuple(r for r in trends.get(patient, ()) if r.kind == _trend_kind(alerts[0])))
+            tuple(r for r in trends.get(patient, ()) if r.kind == kind_of_rule(alerts[0].rule)))
         for patient, alerts in shown)
     return Worklist(centre_id, rows, len(ordered) - len(shown))
-
-
-def _trend_kind(alert: AlertView) -> str:
-    return "glucose" if alert.rule.startswith("glucose") else "bp"
 
 
 async def _trends(reads: fhir_calls.Reads, patients: Sequence[str], now: datetime
