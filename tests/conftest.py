@@ -25,6 +25,7 @@ import pytest
 from joserfc.jwk import ECKey
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.applications import Starlette
 
@@ -94,12 +95,20 @@ async def empty_database(app: Starlette) -> None:
     # Accounts and tokens stay: a session's tokens (live_headers) outlive each test.
     tables = [table.name for table in reversed(metadata.sorted_tables)
               if table.name not in ACCESS_TABLES]
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY"))
-        else:
-            for table in tables:
-                await conn.execute(text(f"DELETE FROM {table}"))
+    # A live server of an earlier test may still be writing (its home-readings watcher):
+    # PostgreSQL then ends one side of the deadlock, and emptying again succeeds.
+    for attempt in range(5):
+        try:
+            async with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY"))
+                else:
+                    for table in tables:
+                        await conn.execute(text(f"DELETE FROM {table}"))
+            return
+        except DBAPIError as error:
+            if attempt == 4 or "deadlock" not in str(error):
+                raise
 
 
 @pytest.fixture
