@@ -118,7 +118,7 @@ async def _search(
 ) -> FhirResponse:
     context = Context(value_sets=await resolve_value_sets(tx, params))
     compiled = compile_search(types, params, strict=request.prefer_strict, context=context,
-                              extra=[*extra, *tx.limits()])
+                              extra=extra, access=tx.limits)
     compiled.includes.extend(includes)
     page = await run_search(tx, compiled, skip_included_types=skip_included_types)
     base = f"{request.base_url}/{path}" if path else request.base_url

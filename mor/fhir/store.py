@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mor.db.bulk import Batch, delete_rows, insert_rows
 from mor.db.engine import WRITE_OPTION
+from mor.db.keys import key_in
 from mor.db.schema import INDEX_TABLES, idx_reference, resource, resource_version
 from mor.fhir.access_index import PATIENT_PARAM, access_rows
 from mor.fhir.errors import BadRequest, Forbidden, Gone, NotFound, PreconditionFailed
@@ -265,7 +266,8 @@ class Transaction:
                 select(
                     resource.c.pk, resource.c.resource_type, resource.c.id,
                     resource.c.version_id, resource.c.last_updated, resource.c.content,
-                ).where(resource.c.pk.in_(list(pks)), self.visible())
+                ).where(key_in(resource.c.pk, pks, postgres=self.is_postgres),
+                        self.visible())
             )
         ).all()
         by_pk = {row[0]: StoredResource(row[1], row[2], row[3], row[4], False, row[5],
@@ -273,6 +275,31 @@ class Transaction:
                  for row in rows}
         self.touched.update((pk, stored.reference) for pk, stored in by_pk.items())
         return [by_pk[pk] for pk in pks if pk in by_pk]
+
+    async def read_page(self, page: Select[Any], shown: int
+                        ) -> list[tuple[tuple[Any, ...], StoredResource]]:
+        """Run a search's page query (resource keys and sort values, in order) and read
+        each match's current version in the same statement: the reader's access was
+        tested by the page, once, and nothing can change between the two. Only the first
+        ``shown`` count as read by the reader (a page asks for one more, to know whether
+        another page follows)."""
+        width = len(page.selected_columns)
+        found = page.subquery("page")
+        # Numbered as the page gives them, before the join may reorder them.
+        numbered = select(found, func.row_number().over().label("ordinal")).subquery()
+        rows = sorted((await self.conn.execute(
+            select(numbered, resource.c.resource_type, resource.c.id, resource.c.version_id,
+                   resource.c.last_updated, resource.c.content)
+            .join(resource, resource.c.pk == numbered.c[0]))).all(),
+            key=lambda row: int(row[width]))
+        page_rows: list[tuple[tuple[Any, ...], StoredResource]] = []
+        for row in rows:
+            stored = StoredResource(row[width + 1], row[width + 2], row[width + 3],
+                                    row[width + 4], False, row[width + 5], pk=row[0])
+            if len(page_rows) < shown:
+                self.touched[row[0]] = stored.reference
+            page_rows.append((tuple(row[:width]), stored))
+        return page_rows
 
     async def find(self, query: Select[Any], limit: int) -> list[int]:
         """Run a compiled search returning resource keys (see mor.fhir.search)."""
@@ -468,7 +495,8 @@ class Transaction:
         for start in range(0, len(pks), _CHUNK):
             rows = await self.conn.execute(
                 select(idx_reference.c.resource_pk, idx_reference.c.target_id).where(
-                    idx_reference.c.resource_pk.in_(list(pks[start:start + _CHUNK])),
+                    key_in(idx_reference.c.resource_pk, pks[start:start + _CHUNK],
+                           postgres=self.is_postgres),
                     idx_reference.c.param == PATIENT_PARAM))
             for pk, patient in rows:
                 found.setdefault(pk, []).append(patient)

@@ -99,14 +99,25 @@ class Reads:
         return Found([e["resource"] for e in entries if e["search"]["mode"] == "match"],
                      [e["resource"] for e in entries if e["search"]["mode"] == "include"])
 
+    async def unshown(self, resource_type: str, params: list[tuple[str, str]]
+                      ) -> list[dict[str, Any]]:
+        """The matches of a search the caller is not shown, only what mor works out from
+        them (which come first, how many): limited to what the caller may see, like any
+        search, but not named in the audit record, which names what the caller saw.
+        Read again what is then shown."""
+        before = dict(self._tx.touched)
+        found = await self.search(resource_type, params)
+        self._tx.touched.clear()
+        self._tx.touched.update(before)
+        return found.matches
+
     async def firsts(self, resource_type: str, searches: Sequence[list[tuple[str, str]]]
                      ) -> list[dict[str, Any] | None]:
         """The first match of each search (each with its ``_sort``), or None, in one
         query: "the latest of each kind" costs one search, not one per kind."""
         self._caller.check(Interaction.SEARCH, resource_type)
-        # Built once: what the caller may see is the same condition in every search.
-        limits = self._tx.limits()
-        pages = [compile_search(resource_type, params, strict=True, extra=limits).page(1)
+        pages = [compile_search(resource_type, params, strict=True,
+                                access=self._tx.limits).page(1)
                  .subquery() for params in searches]
         rows = await self._tx.rows(select(union_all(*[
             select(literal(i).label("search"), page.c.pk) for i, page in enumerate(pages)

@@ -11,11 +11,11 @@ left out of the self link; under ``Prefer: handling=strict`` it is a 400.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, FromClause, Select, select
 
 from mor.db.schema import resource
 from mor.fhir.errors import BadRequest
@@ -31,7 +31,7 @@ from mor.fhir.search.conditions import (
 )
 from mor.fhir.search.includes import Include, parse_include
 from mor.fhir.search.shaping import parse_elements, parse_summary
-from mor.fhir.search.sorting import SortKey, decode_cursor, ordered_page, sort_keys
+from mor.fhir.search.sorting import SortKey, decode_cursor, fenced, ordered_page, sort_keys
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 1000
@@ -46,6 +46,11 @@ _NOT_IMPLEMENTED = {
     "_query": "mor defines no named queries",
     "_filter": "the _filter query language is not supported",
 }
+
+
+# What the reader may see, as conditions on a table (or query) with ``pk`` and
+# ``resource_type`` columns: see Transaction.limits.
+Access = Callable[[FromClause], list[ColumnElement[bool]]]
 
 
 @dataclass(slots=True)
@@ -65,6 +70,7 @@ class CompiledSearch:
     applied: list[tuple[str, str]] = field(default_factory=list)
     # Parameters ignored under lenient handling, with the reason.
     ignored: list[tuple[str, str]] = field(default_factory=list)
+    access: Access | None = None
 
     @property
     def summary_count(self) -> bool:
@@ -73,19 +79,26 @@ class CompiledSearch:
     @property
     def filter_query(self) -> Select[Any]:
         """All matches, unordered: for counting."""
+        if self.access is not None:
+            matches = fenced(select(resource.c.pk, resource.c.resource_type)
+                             .where(*self.conditions)).subquery("matches")
+            checks = self.access(matches)
+            if checks:
+                # Tested on the matches alone, as a sorted page does (see ordered_page).
+                return select(matches.c.pk).where(*checks)
         return select(resource.c.pk).where(*self.conditions)
 
     @property
     def query(self) -> Select[Any]:
         """Matches in result order, starting after the cursor; resource key first."""
         page: Select[Any] = ordered_page(self.conditions, self.sort, self.cursor,
-                                         joinable=self.one_dates)
+                                         joinable=self.one_dates, access=self.access)
         return page
 
     def page(self, limit: int) -> Select[Any]:
         """The first ``limit`` rows of ``query``, read no further than they need."""
         page: Select[Any] = ordered_page(self.conditions, self.sort, self.cursor, limit,
-                                         joinable=self.one_dates)
+                                         joinable=self.one_dates, access=self.access)
         return page.limit(limit)
 
 
@@ -96,10 +109,12 @@ def compile_search(
     strict: bool = False,
     context: Context | None = None,
     extra: Sequence[ColumnElement[bool]] = (),
+    access: Access | None = None,
 ) -> CompiledSearch:
     """Compile a search of one type, several (system search with ``_type``) or all (None).
 
-    ``extra`` adds conditions the URL implies, such as a compartment.
+    ``extra`` adds conditions the URL implies, such as a compartment; ``access`` limits
+    the search to what the reader may see.
     """
     if isinstance(resource_type, str):
         scope = Scope(resource, (_checked_type(resource_type),))
@@ -108,7 +123,8 @@ def compile_search(
     else:
         scope = Scope(resource, tuple(RESOURCE_TYPES), any_type=True)
     context = context or Context()
-    compiled = CompiledSearch(scope.types, [select_type_condition(scope), *extra])
+    compiled = CompiledSearch(scope.types, [select_type_condition(scope), *extra],
+                              access=access)
     raw_cursor: str | None = None
     bounds = _bounds_on_one_date(scope, params)
     compiled.one_dates = [found[0] for found in bounds.values()]

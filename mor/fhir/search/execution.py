@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mor.fhir.search.compiler import CompiledSearch
+from mor.fhir.search.driving import with_smallest_listed
 from mor.fhir.search.includes import MAX_INCLUDED, MAX_ITERATIONS, Found, include_query
 from mor.fhir.search.sorting import encode_cursor
 from mor.fhir.store import StoredResource, Transaction
@@ -30,13 +31,15 @@ async def run_search(tx: Transaction, compiled: CompiledSearch, *,
         total = await tx.count(compiled.filter_query)
     if compiled.summary_count:
         return SearchPage([], total=total)
-    rows = await tx.rows(compiled.page(compiled.count + 1))
-    page_rows = rows[:compiled.count]
+    narrowed = await with_smallest_listed(tx, compiled.conditions)
+    if narrowed is not compiled.conditions:
+        compiled = replace(compiled, conditions=narrowed)
+    found = await tx.read_page(compiled.page(compiled.count + 1), compiled.count)
     next_cursor = None
-    if len(rows) > compiled.count and page_rows:
-        last = page_rows[-1]
+    if len(found) > compiled.count and compiled.count:
+        last = found[compiled.count - 1][0]
         next_cursor = encode_cursor([*last[1:], last[0]])
-    matches = await tx.read_many([row[0] for row in page_rows])
+    matches = [stored for _, stored in found[:compiled.count]]
     page = SearchPage(matches, next_cursor=next_cursor, total=total)
     if compiled.includes and matches:
         included_pks = await _included(tx, compiled, matches, skip_included_types,
