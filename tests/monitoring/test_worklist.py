@@ -71,6 +71,22 @@ async def test_the_worklist_puts_the_crisis_first_with_its_rule_and_trend(
         await worklist(store, crisis.caller, centre.id, now=NOW)
 
 
+async def test_the_audit_record_names_the_patients_shown_and_not_those_left_out(
+        store: Store, centre: Centre) -> None:
+    crisis, _ = await followed(store, centre, bp(3, 188, 114))
+    high, _ = await followed(store, centre, bp(5, 166, 96))
+
+    found = await worklist(store, centre.nurse.caller, centre.id, now=NOW, most=1)
+    assert [row.patient_id for row in found.rows] == [crisis.id] and found.more == 1
+    async with store.reading(EVERYTHING) as tx:
+        events = await find(tx, "AuditEvent", [
+            ("agent", f"Practitioner/{centre.nurse.id}"), ("_sort", "-date")])
+    named = str(events[0]["entity"])  # the nurse's last: the worklist
+    assert f"Patient/{crisis.id}" in named
+    # The worklist read the other patient's alert only to say one more waits.
+    assert high.id not in named
+
+
 async def test_acknowledging_takes_the_alert_off_the_worklist_and_ends_its_flag(
         store: Store, centre: Centre) -> None:
     patient, _ = await followed(store, centre, bp(2, 185, 100))

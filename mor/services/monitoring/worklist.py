@@ -2,10 +2,11 @@
 patient, most urgent first, each with the readings behind it.
 
 It is FHIR searches, read as the nurse (the same access rules as the API, one audit
-record naming everything shown): the centre's open alert ``Task``s —
+record naming everything shown): the centre's open alert ``Task``s, urgent ones first —
 ``Task?code={MONITORING}|monitoring-alert&owner=Organization/{centre}&status=requested,...``
-with ``_include=Task:patient`` and ``_include=Task:focus`` — urgent ones first, and then
-the shown patients' recent readings in one more search for the trend charts.
+— then the alerts of the rows shown again by ``_id`` with ``_include=Task:patient`` and
+``_include=Task:focus``, and the shown patients' recent readings in one more search for
+the trend charts.
 """
 
 from __future__ import annotations
@@ -128,31 +129,71 @@ async def worklist(store: Store, caller: Principal, centre_id: str, *, now: date
     async with fhir_calls.reading(store, caller, access) as reads:
         # One search, urgent first ("urgent" sorts after "routine"), the longest waiting
         # first within each: each search of a centre's alerts passes over its closed ones.
-        found = await reads.search("Task", [
-            *base, ("_sort", "-priority,authored-on"), ("_count", str(_MOST_ALERTS)),
-            *_INCLUDES])
-        included = {f"{r['resourceType']}/{r['id']}": r for r in found.included}
-        grouped: dict[str, list[AlertView]] = {}
-        for task in found.matches:
+        # Only the rows shown are the nurse's to see, and named in the audit record: a
+        # patient's access page would otherwise say the nurse looked at their record
+        # each time the worklist was opened, when it showed only that others come after.
+        open_alerts = await reads.unshown("Task", [
+            *base, ("_sort", "-priority,authored-on"), ("_count", str(_MOST_ALERTS))])
+        tasks: dict[str, list[dict[str, Any]]] = {}
+        for task in open_alerts:
             patient = reference_id(task.get("for"), "Patient")
-            if patient is None:
-                continue
-            focus = included.get(str((task.get("focus") or {}).get("reference")))
-            reading = reading_of(focus) if focus and focus.get(
-                "resourceType") == "Observation" else None
-            grouped.setdefault(patient, []).append(alert_view(task, reading))
+            if patient is not None:
+                tasks.setdefault(patient, []).append(task)
         # A doctor sees first what nurses escalated to the doctors.
         doctor = caller.account is not None and caller.account.role is Role.DOCTOR
-        ordered = sorted(((p, sorted(a, key=_by_urgency)) for p, a in grouped.items()),
-                         key=lambda item: (doctor and not any(a.escalated for a in item[1]),
-                                           _by_urgency(item[1][0])))
+        ordered = sorted(tasks, key=lambda p: _rank(
+            [alert_view(t, None) for t in tasks[p]], doctor))
         shown = ordered[:most]
-        trends = await _trends(reads, [p for p, _ in shown], now)
-    rows = tuple(
-        Row(patient, display_name(included.get(f"Patient/{patient}") or {}), tuple(alerts),
-            tuple(r for r in trends.get(patient, ()) if r.kind == kind_of_rule(alerts[0].rule)))
-        for patient, alerts in shown)
-    return Worklist(centre_id, rows, len(ordered) - len(shown))
+        # The alerts shown, again, with the patients' names and the readings that raised
+        # them: included for all 1,000 alerts, those were most of the worklist's time.
+        details = await _shown_details(reads, [t for p in shown for t in tasks[p]])
+        trends = await _trends(reads, shown, now)
+    rows = []
+    for patient in shown:
+        # As read the second time; an alert closed in between is no longer shown.
+        alerts = sorted((alert_view(t, details.reading_of(t))
+                         for t in details.tasks.get(patient, ())
+                         if t.get("status") in OPEN_STATUSES), key=_by_urgency)
+        if not alerts:
+            continue
+        rows.append(Row(
+            patient, display_name(details.resources.get(f"Patient/{patient}") or {}),
+            tuple(alerts), tuple(r for r in trends.get(patient, ())
+                                 if r.kind == kind_of_rule(alerts[0].rule))))
+    return Worklist(centre_id, tuple(rows), len(ordered) - len(shown))
+
+
+def _rank(alerts: list[AlertView], doctor: bool) -> tuple[bool, tuple[int, float]]:
+    return (doctor and not any(a.escalated for a in alerts),
+            min(_by_urgency(a) for a in alerts))
+
+
+@dataclass(frozen=True, slots=True)
+class _Details:
+    tasks: dict[str, list[dict[str, Any]]]  # by patient id
+    resources: dict[str, dict[str, Any]]  # by Type/id
+
+    def reading_of(self, task: dict[str, Any]) -> Reading | None:
+        focus = self.resources.get(str((task.get("focus") or {}).get("reference")))
+        if focus is None or focus.get("resourceType") != "Observation":
+            return None
+        return reading_of(focus)
+
+
+async def _shown_details(reads: fhir_calls.Reads, tasks: Sequence[dict[str, Any]]
+                         ) -> _Details:
+    """The patients of these alerts and the readings that raised them: one search."""
+    if not tasks:
+        return _Details({}, {})
+    found = await reads.search("Task", [
+        ("_id", ",".join(t["id"] for t in tasks)), ("_count", str(len(tasks))),
+        *_INCLUDES])
+    by_patient: dict[str, list[dict[str, Any]]] = {}
+    for task in found.matches:
+        patient = reference_id(task.get("for"), "Patient")
+        if patient is not None:
+            by_patient.setdefault(patient, []).append(task)
+    return _Details(by_patient, {f"{r['resourceType']}/{r['id']}": r for r in found.included})
 
 
 async def _trends(reads: fhir_calls.Reads, patients: Sequence[str], now: datetime
