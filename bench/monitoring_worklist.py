@@ -93,16 +93,17 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-def worklist_search(centre_id: str) -> list[tuple[str, str]]:
+def open_alerts(centre_id: str) -> list[tuple[str, str]]:
     return [("code", ALERT_CODE), ("owner", f"Organization/{centre_id}"),
-            ("status", ",".join(OPEN_STATUSES)), ("_sort", "-priority,authored-on"),
-            ("_count", "1000")]
+            ("status", ",".join(OPEN_STATUSES)), ("_count", "1000")]
+
+
+def worklist_search(centre_id: str) -> list[tuple[str, str]]:
+    return [*open_alerts(centre_id), ("_sort", "-priority,authored-on")]
 
 
 def task_search(centre_id: str) -> list[tuple[str, str]]:
-    return [("code", ALERT_CODE), ("owner", f"Organization/{centre_id}"),
-            ("status", ",".join(OPEN_STATUSES)), ("_include", "Task:patient"),
-            ("_count", "1000")]
+    return [*open_alerts(centre_id), ("_include", "Task:patient")]
 
 
 async def search(store: Store, caller: Principal, resource_type: str,

@@ -11,11 +11,11 @@ left out of the self link; under ``Prefer: handling=strict`` it is a 400.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, select
+from sqlalchemy import ColumnElement, Select, select
 
 from mor.db.schema import resource
 from mor.fhir.errors import BadRequest
@@ -31,7 +31,14 @@ from mor.fhir.search.conditions import (
 )
 from mor.fhir.search.includes import Include, parse_include
 from mor.fhir.search.shaping import parse_elements, parse_summary
-from mor.fhir.search.sorting import SortKey, decode_cursor, fenced, ordered_page, sort_keys
+from mor.fhir.search.sorting import (
+    Access,
+    SortKey,
+    checked_matches,
+    decode_cursor,
+    ordered_page,
+    sort_keys,
+)
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 1000
@@ -46,11 +53,6 @@ _NOT_IMPLEMENTED = {
     "_query": "mor defines no named queries",
     "_filter": "the _filter query language is not supported",
 }
-
-
-# What the reader may see, as conditions on a table (or query) with ``pk`` and
-# ``resource_type`` columns: see Transaction.limits.
-Access = Callable[[FromClause], list[ColumnElement[bool]]]
 
 
 @dataclass(slots=True)
@@ -79,14 +81,10 @@ class CompiledSearch:
     @property
     def filter_query(self) -> Select[Any]:
         """All matches, unordered: for counting."""
-        if self.access is not None:
-            matches = fenced(select(resource.c.pk, resource.c.resource_type)
-                             .where(*self.conditions)).subquery("matches")
-            checks = self.access(matches)
-            if checks:
-                # Tested on the matches alone, as a sorted page does (see ordered_page).
-                return select(matches.c.pk).where(*checks)
-        return select(resource.c.pk).where(*self.conditions)
+        matches, checks = checked_matches(
+            select(resource.c.pk, resource.c.resource_type).where(*self.conditions),
+            self.access)
+        return select(matches.c.pk).where(*checks)
 
     @property
     def query(self) -> Select[Any]:

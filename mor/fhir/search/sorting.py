@@ -23,6 +23,7 @@ import orjson
 from sqlalchemy import Column, ColumnElement, FromClause, Select, and_, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
+from sqlalchemy.sql.selectable import Subquery
 from sqlalchemy.sql.visitors import replacement_traverse
 from sqlalchemy.types import Text
 
@@ -105,16 +106,28 @@ def _key(scope: Scope, code: str, descending: bool) -> SortKey:
     return SortKey(code, descending, expression, is_text)
 
 
-def fenced(query: Select[Any]) -> Select[Any]:
-    """``query`` as a sub-query PostgreSQL plans on its own (``OFFSET 0``), so that a
-    condition put on its rows outside is tested on them only, not pushed inside."""
-    return query.offset(0)
+# What the reader may see, as conditions on a table (or query) with ``pk`` and
+# ``resource_type`` columns: see Transaction.limits.
+Access = Callable[[FromClause], list[ColumnElement[bool]]]
+
+
+def checked_matches(matches: Select[Any], access: Access | None
+                    ) -> tuple[Subquery, list[ColumnElement[bool]]]:
+    """``matches`` (keys and types) as a sub-query, and the reader's access conditions on
+    its rows. With any, the sub-query is one PostgreSQL plans on its own (``OFFSET 0``),
+    so that they are tested on the matches alone rather than pushed inside, onto every
+    row the search's first condition reads."""
+    if access is not None:
+        fenced = matches.offset(0).subquery("matches")
+        checks = access(fenced)
+        if checks:
+            return fenced, checks
+    return matches.subquery("matches"), []
 
 
 def ordered_page(base_conditions: list[ColumnElement[bool]], keys: list[SortKey],
                  cursor: list[Any] | None, limit: int | None = None,
-                 joinable: Sequence[DateBounds] = (),
-                 access: Callable[[FromClause], list[ColumnElement[bool]]] | None = None,
+                 joinable: Sequence[DateBounds] = (), access: Access | None = None,
                  ) -> Any:
     """The query for one page: resource keys and sort values, in order, after ``cursor``;
     ``limit``: the most rows the caller will read, which may let the page start at an
@@ -152,12 +165,8 @@ def ordered_page(base_conditions: list[ColumnElement[bool]], keys: list[SortKey]
     # tested on the matches alone, after the search's own conditions. Left to itself,
     # PostgreSQL tests it where it reads the first condition's rows: on each of a
     # centre's 20,000 alert Tasks to keep the 1,000 open ones.
-    if access is not None:
-        matches = fenced(inner).subquery("matches")
-        checks = access(matches)
-        if checks:
-            return _in_key_order(matches, keys, cursor).where(*checks)
-    return _in_key_order(inner.subquery("matches"), keys, cursor)
+    matches, checks = checked_matches(inner, access)
+    return _in_key_order(matches, keys, cursor).where(*checks)
 
 
 def _from_resources(joined: list[DateBounds], conditions: list[ColumnElement[bool]],
@@ -278,4 +287,5 @@ def decode_cursor(cursor: str, keys: int) -> list[Any]:
     return values
 
 
-__all__ = ["SortKey", "decode_cursor", "encode_cursor", "fenced", "ordered_page", "sort_keys"]
+__all__ = ["Access", "SortKey", "checked_matches", "decode_cursor", "encode_cursor",
+           "ordered_page", "sort_keys"]

@@ -134,11 +134,7 @@ async def worklist(store: Store, caller: Principal, centre_id: str, *, now: date
         # each time the worklist was opened, when it showed only that others come after.
         open_alerts = await reads.unshown("Task", [
             *base, ("_sort", "-priority,authored-on"), ("_count", str(_MOST_ALERTS))])
-        tasks: dict[str, list[dict[str, Any]]] = {}
-        for task in open_alerts:
-            patient = reference_id(task.get("for"), "Patient")
-            if patient is not None:
-                tasks.setdefault(patient, []).append(task)
+        tasks = _by_patient(open_alerts)
         # A doctor sees first what nurses escalated to the doctors.
         doctor = caller.account is not None and caller.account.role is Role.DOCTOR
         ordered = sorted(tasks, key=lambda p: _rank(
@@ -188,12 +184,17 @@ async def _shown_details(reads: fhir_calls.Reads, tasks: Sequence[dict[str, Any]
     found = await reads.search("Task", [
         ("_id", ",".join(t["id"] for t in tasks)), ("_count", str(len(tasks))),
         *_INCLUDES])
-    by_patient: dict[str, list[dict[str, Any]]] = {}
-    for task in found.matches:
+    return _Details(_by_patient(found.matches),
+                    {f"{r['resourceType']}/{r['id']}": r for r in found.included})
+
+
+def _by_patient(tasks: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for task in tasks:
         patient = reference_id(task.get("for"), "Patient")
         if patient is not None:
-            by_patient.setdefault(patient, []).append(task)
-    return _Details(by_patient, {f"{r['resourceType']}/{r['id']}": r for r in found.included})
+            grouped.setdefault(patient, []).append(task)
+    return grouped
 
 
 async def _trends(reads: fhir_calls.Reads, patients: Sequence[str], now: datetime
