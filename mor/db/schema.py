@@ -131,6 +131,22 @@ idx_date = _index_table(
 Index("ix_idx_date_lookup", idx_date.c.resource_type, idx_date.c.param, idx_date.c.low,
       idx_date.c.high)
 
+# Each date of a resource beside each patient its ``patient`` parameter names: a
+# patient's readings of the last two weeks are then one range of this index however
+# long their history, where the patient's reference alone matches all of it (see
+# mor.fhir.search.patient_dates). Written with the other index rows, never searched
+# by name.
+idx_patient_date = _index_table(
+    "idx_patient_date",
+    Column("patient_id", String(64), nullable=False),
+    Column("low", BigInteger, nullable=False),
+    Column("high", BigInteger, nullable=False),
+)
+# ``high`` first: ``ge`` (since a day) and a newest-first order both read it.
+Index("ix_idx_patient_date_lookup", idx_patient_date.c.resource_type,
+      idx_patient_date.c.param, idx_patient_date.c.patient_id, idx_patient_date.c.high,
+      idx_patient_date.c.low, idx_patient_date.c.resource_pk)
+
 idx_number = _index_table(
     "idx_number",
     Column("value", Double, nullable=False),
@@ -342,6 +358,8 @@ INDEX_TABLES: dict[str, Table] = {
     "number": idx_number,
     "quantity": idx_quantity,
     "uri": idx_uri,
+    # Not a parameter type: rows derived from the date and patient rows above.
+    "patient_date": idx_patient_date,
 }
 
 visit_draft = Table(

@@ -639,3 +639,23 @@ def index_rows(resource: dict[str, Any]) -> list[IndexRow]:
     _string_values(resource, contents)
     _add_words(rows, "_content", contents)
     return rows.rows
+
+
+# The reference parameter whose Patient targets idx_patient_date pairs with dates.
+PATIENT_PARAMETER: Final = "patient"
+
+
+def patient_date_rows(rows: list[IndexRow]) -> list[IndexRow]:
+    """Each of a resource's dates (not a composite's parts) once for each Patient its
+    ``patient`` parameter names: the rows of ``idx_patient_date``."""
+    patients = sorted({row.columns["target_id"] for row in rows
+                       if row.table == "reference" and row.param == PATIENT_PARAMETER
+                       and row.columns["target_type"] == "Patient"
+                       and row.columns["target_id"] is not None})
+    if not patients:
+        return []
+    return [IndexRow("patient_date", row.param, {"patient_id": patient,
+                                                 "low": row.columns["low"],
+                                                 "high": row.columns["high"]})
+            for row in rows if row.table == "date" and row.group is None
+            for patient in patients]

@@ -46,7 +46,7 @@ from mor.db.keys import key_in
 from mor.db.schema import INDEX_TABLES, idx_reference, resource, resource_version
 from mor.fhir.access_index import PATIENT_PARAM, access_rows
 from mor.fhir.errors import BadRequest, Forbidden, Gone, NotFound, PreconditionFailed
-from mor.fhir.indexing import IndexRow, index_rows
+from mor.fhir.indexing import IndexRow, index_rows, patient_date_rows
 from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.validation import check_id, check_resource_type, validate_resource
 from mor.fhir.visibility import EVERYTHING, Visibility
@@ -677,9 +677,10 @@ def _add_index_rows(batches: dict[Table, Batch], pk: int, resource_type: str,
 
 
 def all_index_rows(body: dict[str, Any]) -> list[IndexRow]:
-    """The search-index rows of a resource, and the rows access control reads."""
+    """The search-index rows of a resource, those pairing its dates with its patient,
+    and the rows access control reads."""
     rows = index_rows(body)
-    return rows + access_rows(body, rows)
+    return rows + patient_date_rows(rows) + access_rows(body, rows)
 
 
 def prepare_new(resource_data: dict[str, Any], resource_id: str | None = None) -> NewResource:

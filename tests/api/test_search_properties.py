@@ -2,29 +2,28 @@
 equals a plain in-memory evaluation of the spec's rules on the same data.
 
 The evaluation here is written from the spec, independently of mor's code: dates
-are compared as ranges of whole days, strings by the folded forms listed in
-FAMILIES. Each example tags its patients with a fresh code and adds ``_tag`` to
-every search, so examples never see each other's data.
+are compared as ranges of whole days (tests.api.searching.date_matches), strings by
+the folded forms listed in FAMILIES. Each example tags its patients with a fresh code
+and adds ``_tag`` to every search, so examples never see each other's data.
 """
 
 from __future__ import annotations
 
-import calendar
 import itertools
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.api.searching import PREFIXES, date_matches, dates, day_range
+
 TAG_SYSTEM = "http://mor.example/test-run"
 # Family names and the folded form string search compares (case and accents removed).
 FAMILIES = {"Suk": "suk", "suk": "suk", "Sukhum": "sukhum", "Ánh": "anh", "Anh": "anh",
             "ใจดี": "ใจดี", "ใจ": "ใจ", "ພົມມະຈັນ": "ພົມມະຈັນ", "Bounmy": "bounmy"}
 GENDERS = ("male", "female", "other", "unknown")
-PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
 _run = itertools.count()
 
 
@@ -36,20 +35,6 @@ class Person:
     active: bool | None
 
 
-def _fhir_date(parts: tuple[int, int | None, int | None]) -> str:
-    year, month, day = parts
-    text = f"{year:04d}"
-    if month is not None:
-        text += f"-{month:02d}"
-        if day is not None:
-            text += f"-{day:02d}"
-    return text
-
-
-# A small space of dates, so that searches often meet stored values at their edges
-# (28 February is the last day of its month and of nothing else).
-dates = st.tuples(st.integers(1970, 1971), st.none() | st.sampled_from([1, 2, 12]),
-                  st.none() | st.sampled_from([1, 28])).map(_fhir_date)
 people = st.lists(st.builds(Person, st.none() | st.sampled_from(sorted(FAMILIES)),
                             st.none() | st.sampled_from(GENDERS), st.none() | dates,
                             st.none() | st.booleans()), min_size=0, max_size=10)
@@ -75,39 +60,6 @@ searches = st.tuples(st.tuples(st.lists(filters, min_size=1, max_size=3),
                      st.integers(1, 4))
 
 
-def _days(value: str) -> tuple[int, int]:
-    """The first and last day a FHIR date covers, as ordinals."""
-    parts = [int(p) for p in value.split("-")]
-    year = parts[0]
-    if len(parts) == 1:
-        return date(year, 1, 1).toordinal(), date(year, 12, 31).toordinal()
-    month = parts[1]
-    if len(parts) == 2:
-        last = calendar.monthrange(year, month)[1]
-        return date(year, month, 1).toordinal(), date(year, month, last).toordinal()
-    day = date(year, month, parts[2]).toordinal()
-    return day, day
-
-
-def _date_matches(stored: str | None, searched: str) -> bool:
-    if stored is None:
-        return False
-    prefix, value = searched[:2], searched[2:]
-    low, high = _days(stored)
-    s_low, s_high = _days(value)
-    contained = s_low <= low and high <= s_high
-    return {
-        "eq": contained,
-        "ne": not contained,
-        "gt": high > s_high,
-        "lt": low < s_low,
-        "ge": high > s_high or contained,
-        "le": low < s_low or contained,
-        "sa": low > s_high,
-        "eb": high < s_low,
-    }[prefix]
-
-
 def _fold(text: str) -> str:
     return FAMILIES.get(text) or text.lower().replace("á", "a")
 
@@ -122,7 +74,7 @@ def _matches(person: Person, name: str, value: str) -> bool:
                  "family": person.family}[name.split(":")[0]]
         return (field is None) == (value == "true")
     if name == "birthdate":
-        return _date_matches(person.birth, value)
+        return date_matches(person.birth, value)
     if name.startswith("family"):
         if person.family is None:
             return False
@@ -150,7 +102,7 @@ def _expected(population: list[Person], conditions: list[tuple[str, str]],
                 return None if person.family is None else _fold(person.family)
             if person.birth is None:
                 return None
-            low, high = _days(person.birth)
+            low, high = day_range(person.birth)
             return high if descending else low
 
         present = [i for i in found if value_of(i) is not None]

@@ -30,6 +30,7 @@ from mor.fhir.search.conditions import (
     select_type_condition,
 )
 from mor.fhir.search.includes import Include, parse_include
+from mor.fhir.search.patient_dates import Applied, Paired, paired
 from mor.fhir.search.shaping import parse_elements, parse_summary
 from mor.fhir.search.sorting import (
     Access,
@@ -126,6 +127,7 @@ def compile_search(
     raw_cursor: str | None = None
     bounds = _bounds_on_one_date(scope, params)
     compiled.one_dates = [found[0] for found in bounds.values()]
+    applied: list[Applied] = []
     for name, value in params:
         base = name.partition(":")[0]
         try:
@@ -136,10 +138,16 @@ def compile_search(
                 continue
             if name in bounds:
                 # All of this parameter's values are one condition, added once.
-                compiled.conditions.extend(b.condition for b in bounds.pop(name))
+                for found in bounds.pop(name):
+                    compiled.conditions.append(found.condition)
+                    applied.append(Applied(name, tuple(v for n, v in params if n == name),
+                                           found.condition))
                 bounds[name] = []
             else:
+                before = len(compiled.conditions)
                 _apply(compiled, scope, context, name, base, value)
+                if len(compiled.conditions) > before:
+                    applied.append(Applied(name, (value,), compiled.conditions[-1]))
             compiled.applied.append((name, value))
         except Unsupported as reason:
             if strict:
@@ -150,7 +158,19 @@ def compile_search(
             compiled.ignored.append((name, str(reason)))
     if raw_cursor is not None:
         compiled.cursor = decode_cursor(raw_cursor, len(compiled.sort))
+    pairs = paired(scope, applied, compiled.one_dates)
+    if pairs is not None:
+        _use_pairs(compiled, pairs)
     return compiled
+
+
+def _use_pairs(compiled: CompiledSearch, pairs: Paired) -> None:
+    """The search with its patient and date conditions as pairs (see patient_dates),
+    first after the type condition: SQLite starts where the conditions start."""
+    type_condition, *rest = compiled.conditions
+    kept = [c for c in rest if not any(c is d for d in pairs.dropped)]
+    compiled.conditions = [type_condition, *pairs.replacing.values(), *kept]
+    compiled.one_dates = [pairs.bounds.get(id(b.condition), b) for b in compiled.one_dates]
 
 
 def _bounds_on_one_date(scope: Scope, params: Sequence[tuple[str, str]]

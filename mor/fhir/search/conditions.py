@@ -125,20 +125,22 @@ def common_definition(scope: Scope, code: str) -> SearchParameter:
     return found
 
 
-def _type_condition(table: FromClause | FromClause, scope: Scope) -> ColumnElement[bool]:
+def type_condition(table: FromClause | FromClause, scope: Scope) -> ColumnElement[bool]:
     if scope.any_type:
         return true()
     column = table.c.resource_type
     return column == scope.types[0] if len(scope.types) == 1 else column.in_(scope.types)
 
 
-def _exists(scope: Scope, table: FromClause, param: str,
-            condition: ColumnElement[bool]) -> ColumnElement[bool]:
+def in_index(scope: Scope, table: FromClause, param: str,
+             condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Resources in ``scope`` with a row of ``param`` in the index ``table`` where
+    ``condition`` holds."""
     # "pk IN (uncorrelated sub-query)" rather than a correlated EXISTS: SQLite runs a
     # correlated EXISTS once per resource of the type (seconds on a large table), but
     # looks an IN list up once; PostgreSQL plans both as the same semi-join.
     return scope.table.c.pk.in_(select(table.c.resource_pk).where(
-        _type_condition(table, scope),
+        type_condition(table, scope),
         table.c.param == param,
         condition,
     ))
@@ -183,7 +185,7 @@ def _words(scope: Scope, code: str, modifier: str, value: str) -> ColumnElement[
             raise BadRequest(f"{code} needs at least one word to look for")
         tables = [INDEX_TABLES["string"].alias() for _ in words]
         alternatives.append(and_(*[
-            _exists(scope, table, code, starts_with(table.c.value_norm, word))
+            in_index(scope, table, code, starts_with(table.c.value_norm, word))
             for table, word in zip(tables, words, strict=True)]))
     return or_(*alternatives)
 
@@ -208,33 +210,33 @@ def _simple(scope: Scope, definition: SearchParameter, modifier: str, value: str
         param_name = f"{code}:of-type"
     table = INDEX_TABLES[table_key].alias()
     if modifier == "missing":
-        present = _exists(scope, table, param_name, true())
+        present = in_index(scope, table, param_name, true())
         return not_(present) if _boolean(f"{code}:missing", value) else present
     if param_type == "token" and modifier in ("not", "not-in"):
         # These match resources with no such code at all, not just ones with another.
         positive = "in" if modifier == "not-in" else ""
         clauses = [_token_value(table, positive, part, definition, context)
                    for part in split_values(value)]
-        return not_(_exists(scope, table, param_name, or_(*clauses)))
+        return not_(in_index(scope, table, param_name, or_(*clauses)))
     if param_type == "reference" and modifier in RESOURCE_TYPES:
         if definition.target and modifier not in definition.target:
             raise BadRequest(f"'{code}' cannot refer to a {modifier}; it refers to "
                              f"{', '.join(definition.target)}")
         clauses = [_reference(table, f"{modifier}/{part.rsplit('/', 1)[-1]}", definition)
                    for part in split_values(value)]
-        return _exists(scope, table, param_name, or_(*clauses))
+        return in_index(scope, table, param_name, or_(*clauses))
     if param_type == "token":
         clauses = [_token_value(table, modifier, part, definition, context)
                    for part in split_values(value)]
-        return _exists(scope, table, param_name, or_(*clauses))
+        return in_index(scope, table, param_name, or_(*clauses))
     if param_type == "reference" and not modifier:
-        return _exists(scope, table, param_name,
+        return in_index(scope, table, param_name,
                        _references(table, split_values(value), definition))
     builder = _BUILDERS.get((table_key, modifier))
     if builder is None:
         raise Unsupported(f"the modifier ':{modifier}' is not supported on '{code}'")
     clauses = [builder(table, part, definition) for part in split_values(value)]
-    return _exists(scope, table, param_name, or_(*clauses))
+    return in_index(scope, table, param_name, or_(*clauses))
 
 
 def _references(table: FromClause, values: list[str], definition: SearchParameter
@@ -335,7 +337,9 @@ def _reference(table: FromClause, value: str, definition: SearchParameter) -> Co
     return table.c.target_id == value
 
 
-def _date(table: FromClause, value: str, definition: SearchParameter) -> ColumnElement[bool]:
+def date_clause(table: FromClause, value: str, definition: SearchParameter
+                ) -> ColumnElement[bool]:
+    """One date value (with its prefix) compared with the ``low``/``high`` of ``table``."""
     comparator, raw = prefix(value)
     low, high = date_value(definition.code, raw)
     return range_comparison(comparator, table.c.low, table.c.high, low, high)
@@ -366,9 +370,9 @@ def one_date_in_bounds(scope: Scope, code: str, values: list[str]) -> DateBounds
             [parameters_for(t)[code] for t in scope.types], scope.types):
         return None
     table = INDEX_TABLES["date"].alias()
-    bounds = and_(*(_date(table, value, definition) for value in values))
-    where = and_(_type_condition(table, scope), table.c.param == code, bounds)
-    return DateBounds(code, table, where, _exists(scope, table, code, bounds))
+    bounds = and_(*(date_clause(table, value, definition) for value in values))
+    where = and_(type_condition(table, scope), table.c.param == code, bounds)
+    return DateBounds(code, table, where, in_index(scope, table, code, bounds))
 
 
 def _number(table: FromClause, value: str, definition: SearchParameter) -> ColumnElement[bool]:
@@ -422,7 +426,7 @@ _BUILDERS: dict[tuple[str, str], _Builder] = {
     ("string", "contains"): _string_contains,
     ("token", "identifier"): lambda table, value, _: _token(table, value),
     ("reference", ""): _reference,
-    ("date", ""): _date,
+    ("date", ""): date_clause,
     ("number", ""): _number,
     ("quantity", ""): _quantity,
     ("uri", ""): _uri,
@@ -451,7 +455,7 @@ def _composite(scope: Scope, definition: SearchParameter, modifier: str,
     code = definition.code
     if modifier == "missing":
         table = INDEX_TABLES[components[0].type].alias()
-        present = _exists(scope, table, f"{code}$0", true())
+        present = in_index(scope, table, f"{code}$0", true())
         return not_(present) if _boolean(f"{code}:missing", value) else present
     if modifier:
         raise Unsupported(f"the modifier ':{modifier}' is not supported on '{code}'")
@@ -464,7 +468,7 @@ def _composite(scope: Scope, definition: SearchParameter, modifier: str,
                              f"({example}), not {item!r}")
         tables = [INDEX_TABLES[c.type].alias() for c in components]
         first = tables[0]
-        clauses: list[ColumnElement[bool]] = [_type_condition(first, scope)]
+        clauses: list[ColumnElement[bool]] = [type_condition(first, scope)]
         for index, (table, component, part) in enumerate(zip(tables, components, parts,
                                                               strict=True)):
             clauses.append(table.c.param == f"{code}${index}")
@@ -510,7 +514,7 @@ def _chain(scope: Scope, code: str, type_modifier: str, rest: str, value: str,
     target = resource.alias()
     inner = Scope(target, targets)
     return scope.table.c.pk.in_(select(reference.c.resource_pk).where(
-        _type_condition(reference, scope),
+        type_condition(reference, scope),
         reference.c.param == code,
         reference.c.target_type.in_(targets) if len(targets) > 1
         else reference.c.target_type == targets[0],
@@ -550,8 +554,9 @@ def _reverse_chain(scope: Scope, name: str, value: str, context: Context,
 
 def select_type_condition(scope: Scope) -> ColumnElement[bool]:
     """The type and not-deleted conditions every search starts from."""
-    return and_(_type_condition(scope.table, scope), scope.table.c.deleted == false())
+    return and_(type_condition(scope.table, scope), scope.table.c.deleted == false())
 
 
-__all__ = ["Context", "Scope", "Unsupported", "ValueSetCodes", "common_definition",
-           "condition", "select_type_condition"]
+__all__ = ["Context", "DateBounds", "Scope", "Unsupported", "ValueSetCodes",
+           "common_definition", "condition", "date_clause", "in_index",
+           "select_type_condition", "type_condition"]
