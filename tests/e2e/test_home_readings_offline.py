@@ -1,8 +1,8 @@
 """Home readings taken without a connection, in Chromium: the patient enrols, the phone
 goes offline, they save a hypertensive crisis (185/115) and their weight, the page says
-they are kept on the phone; back online, both reach mor once, the crisis raises an
-urgent alert for the health centre, and sending the same readings again (an answer
-lost on the way) adds nothing. The centre's nurse finds the crisis on the worklist and
+they are kept on the phone; back online, both reach mor once and show on the page's
+charts without a reload, the crisis raises an urgent alert for the health centre, and
+sending the same readings again (an answer lost on the way) adds nothing. The centre's nurse finds the crisis on the worklist and
 books the patient a video consultation, which the patient then sees."""
 
 from __future__ import annotations
@@ -85,6 +85,11 @@ async def test_readings_saved_offline_arrive_once_and_the_nurse_books_a_video_co
     await page.context.set_offline(False)
     await expect(status).to_have_text("Sent to your health centre.")
     await expect(pending).to_have_count(0)
+    # On the chart and in the list without opening the page again; nothing is due today.
+    await expect(page.locator("#charts figure").filter(has_text="Weight")).to_contain_text(
+        "70.5")
+    await expect(page.locator("#recent")).to_contain_text("185/115")
+    await expect(page.locator("#due")).to_contain_text("All of today's readings are in")
     stored = await _observations(store, patient_id)
     assert sorted(o["identifier"][0]["value"] for o in stored) == sorted(
         {body["key"] for body in sent})

@@ -69,6 +69,23 @@ if (box) {
     retry = setTimeout(flush, RETRY_MS);
   };
 
+  // What was sent shows at once in today's list, the charts and the recent readings: the
+  // page is read again and those parts replaced, the forms and the queue left as they are.
+  const refresh = async () => {
+    try {
+      const answer = await fetch(location.href, {credentials: "same-origin"});
+      if (!answer.ok) return;
+      const fresh = new DOMParser().parseFromString(await answer.text(), "text/html");
+      for (const id of ["due", "charts", "recent"]) {
+        const shown = document.getElementById(id);
+        const now = fresh.getElementById(id);
+        if (shown && now) shown.replaceWith(now);
+      }
+    } catch (offline) {
+      // The connection went again: the next visit shows them.
+    }
+  };
+
   // Sends the queue one reading at a time; stops at the first that could not be sent.
   const flush = async () => {
     if (flushing) return;
@@ -108,7 +125,10 @@ if (box) {
         if (answer.status !== 401 && answer.status !== 403) later();
         return;
       }
-      if (sent) say(box.dataset.sentText);
+      if (sent) {
+        say(box.dataset.sentText);
+        refresh();
+      }
     } finally {
       flushing = false;
       showPending();
