@@ -88,6 +88,7 @@ TEXT_COLUMNS: Final = {
     "idx_string": ("value_norm", "value_exact"), "idx_token": ("system", "code", "text"),
     "idx_reference": ("target_id", "target_url"), "idx_date": (), "idx_number": (),
     "idx_quantity": ("system", "code", "unit", "canonical_code"), "idx_uri": ("value",),
+    "idx_patient_date": ("patient_id",),
 }
 
 
