@@ -197,6 +197,31 @@ async def test_days_without_readings_raise_one_missing_alert_closed_by_the_next_
     assert sorted(f["status"] for f in flags) == ["active", "inactive"]
 
 
+async def test_the_hourly_gap_check_runs_only_the_plans_of_patients_without_a_recent_reading(
+        store: Store, centre: Centre) -> None:
+    later = NOW + timedelta(days=CITY_DEFAULTS.missing_days, hours=1)
+    sending, sending_plan = await enrolled(store, centre)
+    stopped, stopped_plan = await enrolled(store, centre)
+    half, half_plan = await enrolled(store, centre, "hypertension", "diabetes")
+    # Blood pressure an hour ago; the others enrolled five days ago.
+    sent = Reading("bp", later - timedelta(hours=1), {"systolic": 128, "diastolic": 82})
+    await record(store, sending.patient.caller, sending.patient.id, sent, sending_plan)
+    await record(store, half.patient.caller, half.patient.id, sent, half_plan)
+    # Sent and then marked as entered in error: no reading after all.
+    wrong = Reading("bp", later - timedelta(hours=2), {"systolic": 130, "diastolic": 80})
+    await record(store, stopped.patient.caller, stopped.patient.id, wrong, stopped_plan)
+    async with store.writing(EVERYTHING) as tx:
+        entered = await find(tx, "Observation", [("patient", f"Patient/{stopped.patient.id}")])
+        await tx.update("Observation", entered[0]["id"],
+                        {**entered[0], "status": "entered-in-error"})
+
+    # The one who stopped, and the one whose blood sugar is missing (weight is not chased).
+    assert await check_gaps(store, now=later) == 2
+    assert [rule_of(t) for t in await tasks(store, sending.patient.id)] == []
+    assert [rule_of(t) for t in await tasks(store, stopped.patient.id)] == ["bp-missing"]
+    assert [rule_of(t) for t in await tasks(store, half.patient.id)] == ["glucose-missing"]
+
+
 async def test_a_nurse_changes_a_plan_s_thresholds_and_its_goal(
         store: Store, centre: Centre) -> None:
     booked, plan_id = await enrolled(store, centre)
