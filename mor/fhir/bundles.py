@@ -28,6 +28,7 @@ from mor.fhir.permissions import Access, Interaction
 from mor.fhir.requests import FhirRequest, FhirResponse
 from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search import compile_search
+from mor.fhir.search.execution import narrowed
 from mor.fhir.store import NewResource, Store, Transaction, new_id, prepare_new
 from mor.fhir.validation import require_resource
 
@@ -216,8 +217,8 @@ async def _pks(tx: Transaction, resource_type: str, criteria: str | None) -> lis
     if not criteria:
         return []
     params = parse_qsl(criteria.split("?", 1)[-1], keep_blank_values=True)
-    return await tx.find(compile_search(resource_type, params, strict=True,
-                                         extra=tx.limits()).query, limit=2)
+    compiled = compile_search(resource_type, params, strict=True, extra=tx.limits())
+    return await tx.find((await narrowed(tx, compiled)).query, limit=2)
 
 
 async def _assign_identities(tx: Transaction, entries: list[_Entry]) -> dict[str, str]:

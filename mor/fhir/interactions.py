@@ -31,6 +31,7 @@ from mor.fhir.requests import FhirRequest, FhirResponse
 from mor.fhir.resource_types import RESOURCE_TYPES
 from mor.fhir.search import compile_search
 from mor.fhir.search.compartments import compartment_types
+from mor.fhir.search.execution import narrowed
 from mor.fhir.searchset import (
     compartment_search,
     everything,
@@ -220,7 +221,7 @@ async def _conditional_match(
         raise BadRequest(f"{what} has no search criteria: give e.g. identifier=system|value")
     compiled = compile_search(resource_type, params, strict=True, extra=tx.limits())
     await tx.lock_criteria(resource_type, urlencode(sorted(params)))
-    pks = await tx.find(compiled.query, limit=2)
+    pks = await tx.find((await narrowed(tx, compiled)).query, limit=2)
     if len(pks) > 1:
         raise PreconditionFailed(
             f"{what} {query!r} matched more than one {resource_type}; make the criteria "

@@ -22,8 +22,20 @@ class SearchPage:
     warnings: list[str] = field(default_factory=list)
 
 
+async def narrowed(tx: Transaction, compiled: CompiledSearch) -> CompiledSearch:
+    """``compiled`` with the keys of its most selective condition listed when they are few
+    (:mod:`.driving`): for every search mor runs, not only the API's. A plan's open alerts
+    (``Task?code=...&based-on=CarePlan/1&status=...``) otherwise start from all 20,000
+    alert Tasks of a centre, which PostgreSQL expects to be one: 360 ms for each reading
+    a patient sends, instead of a millisecond."""
+    conditions = await with_smallest_listed(tx, compiled.conditions)
+    return compiled if conditions is compiled.conditions else replace(
+        compiled, conditions=conditions)
+
+
 async def run_search(tx: Transaction, compiled: CompiledSearch, *,
                      skip_included_types: Collection[str] = ()) -> SearchPage:
+    compiled = await narrowed(tx, compiled)
     total = None
     if compiled.total != "none" or compiled.summary_count:
         # "estimate" is answered exactly: an exact count is a valid estimate, and
@@ -31,9 +43,6 @@ async def run_search(tx: Transaction, compiled: CompiledSearch, *,
         total = await tx.count(compiled.filter_query)
     if compiled.summary_count:
         return SearchPage([], total=total)
-    narrowed = await with_smallest_listed(tx, compiled.conditions)
-    if narrowed is not compiled.conditions:
-        compiled = replace(compiled, conditions=narrowed)
     found = await tx.read_page(compiled.page(compiled.count + 1), compiled.count)
     next_cursor = None
     if len(found) > compiled.count and compiled.count:

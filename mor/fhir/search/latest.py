@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, select
 
 from mor.db.schema import idx_date, idx_reference
 from mor.fhir.search.compiler import compile_search
+from mor.fhir.search.execution import narrowed
 from mor.fhir.store import Transaction
 
 
@@ -23,7 +24,8 @@ async def latest_per_reference(tx: Transaction, resource_type: str,
     date are left out."""
     if not targets:
         return []
-    matches = compile_search(resource_type, params, strict=True).filter_query.subquery()
+    compiled = await narrowed(tx, compile_search(resource_type, params, strict=True))
+    matches = compiled.filter_query.subquery()
     pointing, dated = idx_reference.alias("pointing"), idx_date.alias("dated")
     rank = func.row_number().over(partition_by=pointing.c.target_id, order_by=(
         dated.c.low.desc(), matches.c.pk.desc())).label("rank")

@@ -10,6 +10,7 @@ from sqlalchemy import and_, select
 
 from mor.db.schema import idx_reference, resource
 from mor.fhir.search.compiler import compile_search
+from mor.fhir.search.execution import narrowed
 from mor.fhir.store import Transaction
 
 
@@ -19,7 +20,8 @@ async def references_of_matches(tx: Transaction, resource_type: str,
     """For each match of the search, its id with the id of each ``target_type`` its
     reference parameter ``reference`` names (a match naming none is left out). Not
     limited to what a reader may see: for mor's own background work."""
-    matches = compile_search(resource_type, params, strict=True).filter_query.subquery()
+    compiled = await narrowed(tx, compile_search(resource_type, params, strict=True))
+    matches = compiled.filter_query.subquery()
     pointing = idx_reference.alias("pointing")
     rows = await tx.rows(
         select(resource.c.id, pointing.c.target_id).select_from(matches)

@@ -31,6 +31,7 @@ from mor.auth.policy import Principal
 from mor.auth.roles import Role
 from mor.fhir.permissions import Access
 from mor.fhir.search import compile_search
+from mor.fhir.search.execution import narrowed
 from mor.fhir.search.latest import latest_per_reference
 from mor.fhir.store import Store, Transaction
 from mor.fhir.visibility import EVERYTHING
@@ -172,8 +173,8 @@ async def control_rates(store: Store, staff: Principal, centre_id: str | None,
     counted: dict[str | None, Counter[str]] = {}
     seen: set[str] = set()
     async with store.reading(EVERYTHING) as tx:
-        keys = await tx.find(compile_search("CarePlan", params, strict=True).query,
-                             limit=_MOST_PLANS)
+        plans = await narrowed(tx, compile_search("CarePlan", params, strict=True))
+        keys = await tx.find(plans.query, limit=_MOST_PLANS)
         for first in range(0, len(keys), _BATCH):
             batch = await _followed(tx, keys[first:first + _BATCH], end, defaults,
                                     language, city_language)

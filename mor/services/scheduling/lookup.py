@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from mor.db.schema import resource
 from mor.fhir.search import compile_search
+from mor.fhir.search.execution import narrowed
 from mor.fhir.store import Transaction
 
 # More than any centre's directory entries of one kind.
@@ -19,7 +20,7 @@ MOST: Final = 10_000
 async def find(tx: Transaction, resource_type: str, params: list[tuple[str, str]],
                limit: int = MOST) -> list[dict[str, Any]]:
     # Strict: a parameter mor does not know is a mistake here, never a search for everything.
-    query = compile_search(resource_type, params, strict=True).query
+    query = (await narrowed(tx, compile_search(resource_type, params, strict=True))).query
     found = await tx.read_many(await tx.find(query, limit=limit))
     return [stored.resource() for stored in found]
 
@@ -27,7 +28,8 @@ async def find(tx: Transaction, resource_type: str, params: list[tuple[str, str]
 async def ids(tx: Transaction, resource_type: str, params: list[tuple[str, str]]
               ) -> list[str]:
     """The ids of the matches, in no particular order, without reading the resources."""
-    matches = compile_search(resource_type, params, strict=True).query.subquery()
+    compiled = await narrowed(tx, compile_search(resource_type, params, strict=True))
+    matches = compiled.query.subquery()
     query = select(resource.c.id).join_from(matches, resource, resource.c.pk == matches.c.pk)
     return [row[0] for row in await tx.rows(query)]
 
@@ -38,7 +40,8 @@ async def first_per_sort_value(tx: Transaction, resource_type: str,
     """For each value of the first ``_sort`` key among the matches, in order, that value
     and the id of one match holding it, without reading the resources: what a page of
     times needs of the thousands of slots a centre has free in four weeks."""
-    matches = compile_search(resource_type, params, strict=True).query.subquery()
+    compiled = await narrowed(tx, compile_search(resource_type, params, strict=True))
+    matches = compiled.query.subquery()
     value = matches.c[matches.c.keys()[1]]
     firsts = select(func.min(matches.c.pk).label("pk"), value.label("value")
                     ).group_by(value).order_by(value).limit(limit).subquery()
