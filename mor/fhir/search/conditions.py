@@ -245,16 +245,23 @@ def _references(table: FromClause, values: list[str], definition: SearchParamete
     on ``target_id`` answers with a lookup per id (an OR of twenty pairs read the
     whole table on PostgreSQL)."""
     by_type: dict[str, list[str]] = {}
+    bare: list[str] = []  # ids without a type, where the parameter may name several
     others = []
     for value in values:
         segments = value.split("/")
-        if (not value.startswith(("http://", "https://", "urn:")) and len(segments) == 2
-                and segments[0] and segments[1]):
+        local = not value.startswith(("http://", "https://", "urn:"))
+        if local and len(segments) == 2 and segments[0] and segments[1]:
             by_type.setdefault(segments[0], []).append(segments[1])
+        elif local and len(segments) == 1 and value and len(definition.target) == 1:
+            by_type.setdefault(definition.target[0], []).append(value)
+        elif local and len(segments) == 1 and value:
+            bare.append(value)
         else:
             others.append(_reference(table, value, definition))
     grouped = [and_(table.c.target_type == kind, table.c.target_id.in_(ids))
                for kind, ids in by_type.items()]
+    if bare:
+        grouped.append(table.c.target_id.in_(bare))
     return or_(*grouped, *others)
 
 
