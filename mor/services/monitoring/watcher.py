@@ -37,6 +37,7 @@ POLL_SECONDS: Final = 5.0
 GAPS_EVERY: Final = timedelta(hours=1)
 # A reading this recent leaves no gap: no plan waits less than a day (thresholds).
 _FRESH: Final = timedelta(days=1)
+_PATIENTS_AT_ONCE: Final = 1000
 # Later than any write still in flight when the watcher looked.
 _OVERLAP_MICROS: Final = 60_000_000
 _PAGE: Final = 1000
@@ -114,10 +115,19 @@ async def check_gaps(store: Store, *, now: datetime) -> int:
             plans = await references_of_matches(
                 tx, "CarePlan", [*PLAN_SEARCH, ("activity-code", code)],
                 reference="subject", target_type="Patient")
-            fresh = {patient for _, patient in await references_of_matches(
-                tx, "Observation", [("code", code), ("date", f"ge{since}"),
-                                    ("status:not", "entered-in-error,cancelled")],
-                reference="subject", target_type="Patient")}
+            patients = sorted({patient for _, patient in plans})
+            fresh: set[str] = set()
+            # By patient: a day's readings of everyone are a range of no index (a date
+            # "since" bounds only the end of each stored range), a day of one patient's
+            # are (idx_patient_date).
+            for first in range(0, len(patients), _PATIENTS_AT_ONCE):
+                fresh |= {patient for _, patient in await references_of_matches(
+                    tx, "Observation", [
+                        ("patient", ",".join(f"Patient/{p}" for p in
+                                             patients[first:first + _PATIENTS_AT_ONCE])),
+                        ("code", code), ("date", f"ge{since}"),
+                        ("status:not", "entered-in-error,cancelled")],
+                    reference="patient", target_type="Patient")}
             due |= {plan for plan, patient in plans if patient not in fresh}
     for plan_id in sorted(due):
         await evaluate_plan(store, plan_id, now=now)
