@@ -2,8 +2,9 @@
 goes offline, they save a hypertensive crisis (185/115) and their weight, the page says
 they are kept on the phone; back online, both reach mor once and show on the page's
 charts without a reload, the crisis raises an urgent alert for the health centre, and
-sending the same readings again (an answer lost on the way) adds nothing. The centre's nurse finds the crisis on the worklist and
-books the patient a video consultation, which the patient then sees."""
+sending the same readings again (an answer lost on the way) adds nothing. The centre's
+nurse finds the crisis on the worklist and books the patient a video consultation, which
+the patient then sees."""
 
 from __future__ import annotations
 
