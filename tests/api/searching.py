@@ -55,6 +55,21 @@ async def all_pages(client: httpx.AsyncClient, path: str,
     return bundles
 
 
+def ids_on_every_page(client: httpx.Client, path: str, params: Any) -> list[str]:
+    """The ids a strict search finds, in order, following its next links to the end."""
+    found: list[str] = []
+    url: str | None = path
+    request_params: Any = params
+    while url is not None:
+        response = client.get(url, params=request_params, headers=STRICT)
+        assert response.status_code == 200, response.text
+        bundle = response.json()
+        found += [e["resource"]["id"] for e in bundle.get("entry", [])]
+        url = next_link(bundle)
+        request_params = None
+    return found
+
+
 def coding(system: str, code: str) -> dict[str, Any]:
     return {"coding": [{"system": system, "code": code}]}
 

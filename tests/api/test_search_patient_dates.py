@@ -30,6 +30,7 @@ from tests.api.searching import (
     dates,
     day_range,
     ids,
+    ids_on_every_page,
     matches,
     put,
     search,
@@ -115,18 +116,7 @@ def test_patient_and_date_searches_agree_with_an_in_memory_evaluation(
                   ("_tag", f"{TAG_SYSTEM}|{tag}"), ("_count", str(count))]
         if sort:
             params.append(("_sort", sort))
-        found: list[str] = []
-        url: str | None = "/Provenance"
-        request_params: Any = params
-        while url is not None:
-            response = client.get(url, params=request_params,
-                                  headers={"Prefer": "handling=strict"})
-            assert response.status_code == 200, response.text
-            bundle = response.json()
-            found += [e["resource"]["id"] for e in bundle.get("entry", [])]
-            url = next((link["url"] for link in bundle["link"]
-                        if link["relation"] == "next"), None)
-            request_params = None
+        found = ids_on_every_page(client, "/Provenance", params)
     expected = [f"{tag}-{i}" for i in _expected(population, {i for i, _ in forms}, when,
                                                 sort)]
     assert found == expected

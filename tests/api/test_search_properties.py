@@ -17,7 +17,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.searching import PREFIXES, date_matches, dates, day_range
+from tests.api.searching import PREFIXES, date_matches, dates, day_range, ids_on_every_page
 
 TAG_SYSTEM = "http://mor.example/test-run"
 # Family names and the folded form string search compares (case and accents removed).
@@ -143,17 +143,6 @@ def test_search_agrees_with_an_in_memory_evaluation(
         params = [*conditions, ("_tag", f"{TAG_SYSTEM}|{tag}"), ("_count", str(count))]
         if sort:
             params.append(("_sort", sort))
-        found: list[str] = []
-        url: str | None = "/Patient"
-        request_params: Any = params
-        while url is not None:
-            response = client.get(url, params=request_params,
-                                  headers={"Prefer": "handling=strict"})
-            assert response.status_code == 200, response.text
-            bundle = response.json()
-            found += [e["resource"]["id"] for e in bundle.get("entry", [])]
-            url = next((link["url"] for link in bundle["link"]
-                        if link["relation"] == "next"), None)
-            request_params = None
+        found = ids_on_every_page(client, "/Patient", params)
     expected = [f"{tag}-{i}" for i in _expected(population, conditions, sort)]
     assert found == expected
