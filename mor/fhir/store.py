@@ -47,6 +47,7 @@ from mor.db.schema import INDEX_TABLES, idx_reference, resource, resource_versio
 from mor.fhir.access_index import PATIENT_PARAM, access_rows
 from mor.fhir.errors import BadRequest, Forbidden, Gone, NotFound, PreconditionFailed
 from mor.fhir.indexing import IndexRow, index_rows, patient_date_rows
+from mor.fhir.server_meta import editable
 from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.validation import check_id, check_resource_type, validate_resource
 from mor.fhir.visibility import EVERYTHING, Visibility
@@ -738,12 +739,7 @@ def _prepare(
 
 
 def _without_server_meta(data: dict[str, Any]) -> dict[str, Any]:
-    meta = {k: v for k, v in (data.get("meta") or {}).items()
-            if k not in ("versionId", "lastUpdated")}
-    out = {k: v for k, v in data.items() if k not in ("meta", "id")}
-    if meta:
-        out["meta"] = meta
-    return out
+    return {k: v for k, v in editable(data).items() if k != "id"}
 
 
 def _same_content(current_json: str, new_data: dict[str, Any]) -> bool:

@@ -91,11 +91,22 @@ async def test_cancelling_frees_the_slot_at_once_for_someone_else(
     alice, alice_id = await patient_caller(store)
     bob, bob_id = await patient_caller(store)
     booking = await book(store, alice, alice_id, first.slot_id)
+    # A label and a tag another system put on the appointment stay through the change.
+    path = f"/Appointment/{booking.appointment_id}"
+    labelled = (await client.get(path)).json()
+    labels = {"security": [{"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+                            "code": "R"}],
+              "tag": [{"system": "https://city.example/tags", "code": "interpreter"}]}
+    labelled["meta"] = {**labelled["meta"], **labels}
+    assert (await client.put(path, json=labelled)).status_code == 200
     cancelled = await cancel(store, alice, alice_id, booking.appointment_id)
     assert cancelled.status == "cancelled"
+    meta = (await client.get(path)).json()["meta"]
+    assert (meta["security"], meta["tag"]) == (labels["security"], labels["tag"])
     assert (await book(store, bob, bob_id, first.slot_id)).patient_id == bob_id
     history = (await client.get(f"/Appointment/{booking.appointment_id}/_history")).json()
-    assert [e["resource"]["status"] for e in history["entry"]] == ["cancelled", "booked"]
+    assert [e["resource"]["status"] for e in history["entry"]] == [
+        "cancelled", "booked", "booked"]
     with pytest.raises(BookingRefused):
         await cancel(store, alice, alice_id, booking.appointment_id)  # cancelled already
 

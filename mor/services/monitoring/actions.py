@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from mor.auth.policy import Principal
 from mor.fhir.errors import FhirError, NotFound
+from mor.fhir.server_meta import editable
 from mor.fhir.store import Store
 from mor.messages import N_, Refused
 from mor.services import fhir_calls
@@ -56,9 +57,6 @@ def _moment(text: Any) -> datetime | None:
 def _stamp(now: datetime) -> str:
     return now.isoformat(timespec="seconds")
 
-
-def _without_meta(resource: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in resource.items() if k != "meta"}
 
 
 async def _open_alert(store: Store, caller: Principal, centre_id: str, task_id: str
@@ -107,7 +105,7 @@ async def acknowledge(store: Store, caller: Principal, centre_id: str, task_id: 
                       version: str, note: str, now: datetime) -> None:
     """The nurse has seen the alert and dealt with it: it leaves the worklist."""
     task = await _open_alert(store, caller, centre_id, task_id)
-    changed = _without_meta(task)
+    changed = editable(task)
     changed["status"] = "completed"
     changed["businessStatus"] = {"coding": [coding(MONITORING, "acknowledged",
                                                     "Acknowledged")]}
@@ -121,7 +119,7 @@ async def acknowledge(store: Store, caller: Principal, centre_id: str, task_id: 
         except NotFound:
             current = None
         if current is not None and current.get("status") == "active":
-            flag = {**_without_meta(current), "status": "inactive",
+            flag = {**editable(current), "status": "inactive",
                     "period": {**(current.get("period") or {}), "end": _stamp(now)}}
     await _write_alert(store, caller, task, changed, version, flag)
 
@@ -132,7 +130,7 @@ async def escalate(store: Store, caller: Principal, centre_id: str, task_id: str
     task = await _open_alert(store, caller, centre_id, task_id)
     if not note.strip():
         raise ActionRefused(N_("Say what the doctor should look at"))
-    changed = _without_meta(task)
+    changed = editable(task)
     changed["businessStatus"] = {"coding": [coding(MONITORING, ESCALATED,
                                                     "Escalated to a doctor")]}
     changed["performerType"] = [{"coding": [coding(_SNOMED, "158965000",

@@ -17,6 +17,7 @@ from mor.auth.policy import Principal
 from mor.auth.roles import Role
 from mor.fhir.errors import PreconditionFailed
 from mor.fhir.permissions import Access
+from mor.fhir.server_meta import editable
 from mor.fhir.store import Store
 from mor.messages import N_
 from mor.services import fhir_calls
@@ -135,7 +136,7 @@ async def write(store: Store, caller: Principal, writes: Sequence[dict[str, Any]
 
 def changed(resource: Mapping[str, Any], **fields: Any) -> dict[str, Any]:
     """A copy to write back: ``meta`` is the store's, the rest as given."""
-    return {**{k: v for k, v in resource.items() if k != "meta"}, **fields}
+    return {**editable(resource), **fields}
 
 
 def version(resource: Mapping[str, Any]) -> str:

@@ -23,6 +23,7 @@ from mor.auth.roles import Role
 from mor.fhir.access_records import record_with_write
 from mor.fhir.errors import Gone, NotFound, PreconditionFailed
 from mor.fhir.permissions import Access
+from mor.fhir.server_meta import editable
 from mor.fhir.store import Store, Transaction
 from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.visibility import EVERYTHING
@@ -152,9 +153,8 @@ async def reschedule(store: Store, caller: Principal, patient_id: str,
             await _free_slots_of(tx, appointment)
             moved = await _appointment(tx, patient_id, slot_id, slot,
                                        video=is_video(appointment))
-            changed = {**appointment, **{k: moved[k] for k in (
+            changed = {**editable(appointment), **{k: moved[k] for k in (
                 "slot", "start", "end", "participant", "serviceType", "minutesDuration")}}
-            changed.pop("meta", None)
             stored, _ = await tx.update("Appointment", appointment_id, changed,
                                         if_match=current)
             await record_with_write(tx, caller, Access(
@@ -171,9 +171,8 @@ async def cancel(store: Store, caller: Principal, patient_id: str, appointment_i
     async with store.writing(EVERYTHING) as tx:
         current, appointment = await _own_appointment(tx, patient_id, appointment_id)
         await _free_slots_of(tx, appointment)
-        appointment = {**appointment, "status": "cancelled", "cancelationReason": {
-            "coding": [CANCELLATION_REASONS["patient"]]}}
-        appointment.pop("meta", None)
+        appointment = {**editable(appointment), "status": "cancelled",
+                       "cancelationReason": {"coding": [CANCELLATION_REASONS["patient"]]}}
         stored, _ = await tx.update("Appointment", appointment_id, appointment,
                                     if_match=current)
         await record_with_write(tx, caller, Access(
@@ -279,7 +278,7 @@ async def _free_slot(tx: Transaction, slot_id: str) -> tuple[dict[str, Any], int
 
 
 async def _take(tx: Transaction, slot_id: str, slot: dict[str, Any], version: int) -> None:
-    busy = {k: v for k, v in slot.items() if k != "meta"} | {"status": "busy"}
+    busy = editable(slot) | {"status": "busy"}
     try:
         await tx.update("Slot", slot_id, busy, if_match=version)
     except PreconditionFailed:
@@ -297,7 +296,7 @@ async def _free_slots_of(tx: Transaction, appointment: dict[str, Any]) -> None:
             continue  # removed from the roster meanwhile: nothing to free
         slot = stored.resource()
         if slot.get("status") == "busy":
-            free = {k: v for k, v in slot.items() if k != "meta"} | {"status": "free"}
+            free = editable(slot) | {"status": "free"}
             await tx.update("Slot", slot_id, free)
 
 
@@ -371,7 +370,7 @@ async def _register_at_centre(tx: Transaction, patient_id: str,
     location = (await tx.read("Location", location_id)).resource()
     organization = location.get("managingOrganization")
     if organization:
-        patient = {k: v for k, v in patient.items() if k != "meta"}
+        patient = editable(patient)
         patient["managingOrganization"] = organization
         await tx.update("Patient", patient_id, patient, if_match=stored.version_id)
 

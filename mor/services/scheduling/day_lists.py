@@ -21,6 +21,7 @@ from mor.auth.roles import CLINICAL_ROLES, Role
 from mor.fhir.access_records import record_with_write
 from mor.fhir.errors import Gone, NotFound
 from mor.fhir.permissions import Access
+from mor.fhir.server_meta import editable
 from mor.fhir.store import Store
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
@@ -102,7 +103,7 @@ async def mark(store: Store, staff: Principal, centre_id: str, appointment_id: s
             raise LookupError(N_("There is no such appointment"))
         if appointment["status"] not in _MARKABLE_FROM:
             raise ValueError(N_("This appointment was cancelled or closed already"))
-        changed = {k: v for k, v in appointment.items() if k != "meta"} | {"status": status}
+        changed = editable(appointment) | {"status": status}
         updated, _ = await tx.update("Appointment", appointment_id, changed,
                                      if_match=stored.version_id)
         await record_with_write(tx, staff, Access(

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from mor.fhir.server_meta import editable
 from mor.fhir.store import Store
 from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.visibility import EVERYTHING
@@ -175,7 +176,7 @@ async def finish_communication(store: Store, communication_id: str, status: str,
     """Mark a reminder's Communication sent (completed) or not (not-done, and why)."""
     async with store.writing(EVERYTHING) as tx:
         current = await tx.read("Communication", communication_id)
-        changed = {k: v for k, v in current.resource().items() if k != "meta"}
+        changed = editable(current.resource())
         changed["status"] = status
         if status == "completed":
             changed["sent"] = instant_from_micros(now_micros())

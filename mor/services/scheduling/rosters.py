@@ -11,6 +11,7 @@ from datetime import time
 from typing import Any
 
 from mor.fhir.permissions import Caller
+from mor.fhir.server_meta import editable
 from mor.fhir.store import Store, new_id
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
@@ -209,10 +210,6 @@ async def end_roster_entry(store: Store, caller: Caller, entry: RosterEntry) -> 
         role = (await tx.read("PractitionerRole", entry.role_id)).resource()
         schedule = (await tx.read("Schedule", entry.schedule_id)).resource()
     await transaction(store, caller, [
-        (f"PractitionerRole/{entry.role_id}", _without_meta(role) | {"active": False}),
-        (f"Schedule/{entry.schedule_id}", _without_meta(schedule) | {"active": False}),
+        (f"PractitionerRole/{entry.role_id}", editable(role) | {"active": False}),
+        (f"Schedule/{entry.schedule_id}", editable(schedule) | {"active": False}),
     ])
-
-
-def _without_meta(resource: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in resource.items() if k != "meta"}

@@ -41,6 +41,7 @@ from mor.auth.roles import Role
 from mor.fhir.access_records import record_with_write
 from mor.fhir.errors import Gone, NotFound, PreconditionFailed
 from mor.fhir.permissions import Access
+from mor.fhir.server_meta import editable
 from mor.fhir.store import Store, StoredResource, Transaction
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
@@ -142,7 +143,7 @@ async def arrive(store: Store, caller: Principal, appointment_id: str, *,
                                        practitioner_id=booking.practitioner_id)
             created = await tx.create(encounter)
             if appointment["status"] == "booked":
-                await tx.update("Appointment", appointment_id, _without_meta(appointment) | {
+                await tx.update("Appointment", appointment_id, editable(appointment) | {
                     "status": "arrived"}, if_match=stored.version_id)
             await record_with_write(tx, caller, Access("POST", "Encounter", "", 201))
     return consult_of(created.resource())
@@ -525,7 +526,7 @@ def _with_status(encounter: dict[str, Any], status: str, at: datetime) -> dict[s
     if history and not history[-1].get("period", {}).get("end"):
         history[-1]["period"] = {**history[-1]["period"], "end": moment}
     history.append({"status": status, "period": {"start": moment}})
-    return _without_meta(encounter) | {"status": status, "statusHistory": history}
+    return editable(encounter) | {"status": status, "statusHistory": history}
 
 
 def _with_responsible(encounter: dict[str, Any], practitioner_id: str, at: datetime
@@ -614,7 +615,7 @@ async def _read_encounter(tx: Transaction, encounter_id: str) -> StoredResource:
 
 async def _save(tx: Transaction, stored: StoredResource, changed: dict[str, Any]
                 ) -> dict[str, Any]:
-    updated, _ = await tx.update("Encounter", stored.id, _without_meta(changed),
+    updated, _ = await tx.update("Encounter", stored.id, editable(changed),
                                  if_match=stored.version_id)
     return updated.resource()
 
@@ -664,7 +665,7 @@ async def _close_appointment(tx: Transaction, appointment_id: str, status: str) 
     appointment = stored.resource()
     # One the centre closed meanwhile (marked seen, say, on its day list) stays so.
     if appointment.get("status") in _COMING:
-        await tx.update("Appointment", appointment_id, _without_meta(appointment) | {
+        await tx.update("Appointment", appointment_id, editable(appointment) | {
             "status": status}, if_match=stored.version_id)
 
 
@@ -712,7 +713,3 @@ def _instant(at: datetime) -> str:
 
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-def _without_meta(resource: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in resource.items() if k != "meta"}
