@@ -16,6 +16,7 @@ from mor.fhir.interactions import dispatch, execute
 from mor.fhir.permissions import Access, Caller, Interaction
 from mor.fhir.requests import FhirRequest
 from mor.fhir.search import compile_search
+from mor.fhir.search.indexed import IndexedMatch, indexed_matches
 from mor.fhir.store import Store, Transaction
 
 
@@ -110,6 +111,18 @@ class Reads:
         self._tx.touched.clear()
         self._tx.touched.update(before)
         return found.matches
+
+    async def indexed(self, resource_type: str, params: list[tuple[str, str]], *,
+                      limit: int, tokens: Sequence[str] = (), references: Sequence[str] = (),
+                      dates: Sequence[str] = ()) -> list[IndexedMatch]:
+        """What the index holds for the matches of a search (see indexed_matches), to
+        choose which to show: limited to what the caller may see, and, like unshown,
+        not named in the audit record. Read what is then shown."""
+        self._caller.check(Interaction.SEARCH, resource_type)
+        compiled = compile_search(resource_type, params, strict=True,
+                                  access=self._tx.limits)
+        return await indexed_matches(self._tx, compiled, limit=limit, tokens=tokens,
+                                     references=references, dates=dates)
 
     async def firsts(self, resource_type: str, searches: Sequence[list[tuple[str, str]]]
                      ) -> list[dict[str, Any] | None]:

@@ -87,6 +87,36 @@ async def test_the_audit_record_names_the_patients_shown_and_not_those_left_out(
     assert high.id not in named
 
 
+async def test_among_routine_alerts_the_rule_comes_before_the_wait(
+        store: Store, centre: Centre) -> None:
+    # Days without readings were raised first, a reading out of range later: the reading
+    # comes first, as the rules rank them, however long the gap has waited.
+    silent, _ = await followed(store, centre, evaluated=NOW + timedelta(days=5))
+    high, _ = await followed(store, centre, bp(2, 166, 96),
+                             evaluated=NOW + timedelta(days=6))
+    crisis, _ = await followed(store, centre, bp(3, 188, 114))
+    later = NOW + timedelta(days=7)
+    rows = (await worklist(store, centre.nurse.caller, centre.id, now=later)).rows
+    assert [(r.patient_id, r.first.rule) for r in rows] == [
+        (crisis.id, "bp-urgent"), (high.id, "bp-high"), (silent.id, "bp-missing")]
+
+    # The rule stays with the alert through the nurse's changes, and an alert raised
+    # before alerts carried it is placed by its priority.
+    alert = rows[1].first
+    await escalate(store, centre.nurse.caller, centre.id, alert.task_id,
+                   version=alert.version, note="Twice this week", now=later)
+    async with store.writing(EVERYTHING) as tx:
+        task = (await tx.read("Task", alert.task_id)).resource()
+        assert [t["code"] for t in task["meta"]["tag"]] == ["bp-high"]
+        urgent = (await tx.read("Task", rows[0].first.task_id)).resource()
+        await tx.update("Task", urgent["id"], {k: v for k, v in urgent.items()
+                                               if k != "meta"})
+    doctor = (await worklist(store, centre.doctor.caller, centre.id, now=later)).rows
+    assert [r.patient_id for r in doctor] == [high.id, crisis.id, silent.id]
+    nurse = (await worklist(store, centre.nurse.caller, centre.id, now=later)).rows
+    assert [r.patient_id for r in nurse] == [crisis.id, high.id, silent.id]
+
+
 async def test_acknowledging_takes_the_alert_off_the_worklist_and_ends_its_flag(
         store: Store, centre: Centre) -> None:
     patient, _ = await followed(store, centre, bp(2, 185, 100))

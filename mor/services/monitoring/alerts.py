@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from mor.fhir.errors import NotFound
+from mor.fhir.server_meta import editable
 from mor.fhir.store import Store, Transaction
 from mor.fhir.visibility import EVERYTHING
 from mor.services.monitoring.codes import (
@@ -201,7 +202,7 @@ async def _apply(tx: Transaction, plan: Plan, decision: Decision, readings: dict
         await _raise(tx, plan, decision, readings, stamp)
         return
     task = tasks[decision.alert_id]
-    changed = {k: v for k, v in task.items() if k != "meta"}
+    changed = editable(task)
     changed["lastModified"] = stamp
     if isinstance(decision, Attach):
         changed["input"] = [*(task.get("input") or ()),
@@ -245,7 +246,7 @@ async def close_flag(tx: Transaction, task: dict[str, Any], stamp: str) -> None:
         return
     if flag.get("status") != "active":
         return
-    changed = {k: v for k, v in flag.items() if k != "meta"}
+    changed = editable(flag)
     changed["status"] = "inactive"
     changed["period"] = {**(flag.get("period") or {}), "end": stamp}
     await tx.update("Flag", found, changed)
@@ -273,7 +274,10 @@ async def _raise(tx: Transaction, plan: Plan, decision: Raise,
         flag["author"] = centre
     stored_flag = await tx.create(flag)
     task: dict[str, Any] = {
-        "resourceType": "Task", "status": "requested", "intent": "order",
+        "resourceType": "Task",
+        # The rule again, as a tag: the worklist ranks alerts by it from the index.
+        "meta": {"tag": [coding(MONITORING, decision.rule, RULES[decision.rule])]},
+        "status": "requested", "intent": "order",
         "identifier": [{"system": ALERT_ID_SYSTEM, "value": identifier}],
         "priority": "urgent" if decision.rule in URGENT_RULES else "routine",
         "code": {"coding": [coding(MONITORING, ALERT_TASK, "Home monitoring alert")]},
