@@ -100,24 +100,13 @@ class Reads:
         return Found([e["resource"] for e in entries if e["search"]["mode"] == "match"],
                      [e["resource"] for e in entries if e["search"]["mode"] == "include"])
 
-    async def unshown(self, resource_type: str, params: list[tuple[str, str]]
-                      ) -> list[dict[str, Any]]:
-        """The matches of a search the caller is not shown, only what mor works out from
-        them (which come first, how many): limited to what the caller may see, like any
-        search, but not named in the audit record, which names what the caller saw.
-        Read again what is then shown."""
-        before = dict(self._tx.touched)
-        found = await self.search(resource_type, params)
-        self._tx.touched.clear()
-        self._tx.touched.update(before)
-        return found.matches
-
     async def indexed(self, resource_type: str, params: list[tuple[str, str]], *,
                       limit: int, tokens: Sequence[str] = (), references: Sequence[str] = (),
                       dates: Sequence[str] = ()) -> list[IndexedMatch]:
         """What the index holds for the matches of a search (see indexed_matches), to
-        choose which to show: limited to what the caller may see, and, like unshown,
-        not named in the audit record. Read what is then shown."""
+        choose which to show: limited to what the caller may see, like any search, but
+        not named in the audit record, which names what the caller saw. Read what is
+        then shown."""
         self._caller.check(Interaction.SEARCH, resource_type)
         compiled = compile_search(resource_type, params, strict=True,
                                   access=self._tx.limits)

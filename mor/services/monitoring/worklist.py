@@ -129,12 +129,12 @@ async def worklist(store: Store, caller: Principal, centre_id: str, *, now: date
             ("status", ",".join(OPEN_STATUSES))]
     access = Access("GET", f"Organization/{centre_id}/$monitoring-worklist", "")
     async with fhir_calls.reading(store, caller, access) as reads:
-        # Urgent first ("urgent" sorts after "routine"), the longest waiting first within
-        # each, ranked from the index: reading the 1,000 alerts to show 50 rows was most
-        # of the worklist's time. Only the rows shown are the nurse's to see, and named
-        # in the audit record: a patient's access page would otherwise say the nurse
-        # looked at their record each time the worklist was opened, when it showed only
-        # that others come after.
+        # The first 1,000 alerts, urgent ones first ("urgent" sorts after "routine") and
+        # the longest waiting within each, ranked from the index: reading them to show
+        # 50 rows was most of the worklist's time. Only the rows shown are the nurse's to
+        # see, and named in the audit record: a patient's access page would otherwise say
+        # the nurse looked at their record each time the worklist was opened, when it
+        # showed only that others come after.
         open_alerts = await reads.indexed(
             "Task", [*base, ("_sort", "-priority,authored-on")], limit=_MOST_ALERTS,
             tokens=("_tag", "priority", "business-status"), references=("patient",),
@@ -178,10 +178,10 @@ def _ranked_by_patient(matches: Iterable[IndexedMatch]) -> dict[str, list[_Ranke
         patients = match.references.get("patient") or ()
         if not patients:
             continue
-        rules = [r for r in match.codes("_tag", MONITORING) if r in RULE_RANK]
+        ranks = [RULE_RANK[r] for r in match.codes("_tag", MONITORING) if r in RULE_RANK]
         # Alerts raised before their rule was tagged rank first among their priority.
-        rank = (RULE_RANK[rules[0]] if rules else 0 if "urgent" in match.codes(
-            "priority") else len(URGENT_RULES))
+        rank = (min(ranks) if ranks else 0 if "urgent" in match.codes("priority")
+                else len(URGENT_RULES))
         raised = min(match.dates.get("authored-on") or [0]) / 1_000_000
         escalated = ESCALATED in match.codes("business-status", MONITORING)
         grouped.setdefault(patients[0].removeprefix("Patient/"), []).append(
