@@ -47,7 +47,6 @@ from mor.db.schema import INDEX_TABLES, idx_reference, resource, resource_versio
 from mor.fhir.access_index import PATIENT_PARAM, access_rows
 from mor.fhir.errors import BadRequest, Forbidden, Gone, NotFound, PreconditionFailed
 from mor.fhir.indexing import IndexRow, index_rows, patient_date_rows
-from mor.fhir.server_meta import editable
 from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.validation import check_id, check_resource_type, validate_resource
 from mor.fhir.visibility import EVERYTHING, Visibility
@@ -723,7 +722,9 @@ def _prepare(
     *,
     not_before: int = 0,
 ) -> NewResource:
-    """Give the resource its id and server-owned meta, and serialise it for storage."""
+    """Give the resource its id and server-owned meta, and serialise it for storage. The
+    rest of its meta (tags, security labels, profiles) is kept: a service changing a
+    stored resource passes it back whole, its old versionId and all."""
     last_updated = max(now_micros(), not_before + 1)
     meta = dict(resource_data.get("meta") or {})
     meta["versionId"] = str(version_id)
@@ -739,7 +740,12 @@ def _prepare(
 
 
 def _without_server_meta(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in editable(data).items() if k != "id"}
+    meta = {k: v for k, v in (data.get("meta") or {}).items()
+            if k not in ("versionId", "lastUpdated")}
+    out = {k: v for k, v in data.items() if k not in ("meta", "id")}
+    if meta:
+        out["meta"] = meta
+    return out
 
 
 def _same_content(current_json: str, new_data: dict[str, Any]) -> bool:

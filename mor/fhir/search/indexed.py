@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from mor.db.keys import key_in
 from mor.db.schema import idx_date, idx_reference, idx_token, resource
@@ -52,25 +53,27 @@ async def indexed_matches(tx: Transaction, compiled: CompiledSearch, *, limit: i
     keys = list(matches)
     if not keys:
         return []
-    if tokens:
-        for pk, param, system, code in await tx.rows(
-                select(idx_token.c.resource_pk, idx_token.c.param, idx_token.c.system,
-                       idx_token.c.code).where(
-                    key_in(idx_token.c.resource_pk, keys, postgres=tx.is_postgres),
-                    idx_token.c.param.in_(list(tokens)))):
-            matches[pk].tokens.setdefault(param, []).append((system, code))
-    if references:
-        for pk, param, target_type, target_id in await tx.rows(
-                select(idx_reference.c.resource_pk, idx_reference.c.param,
-                       idx_reference.c.target_type, idx_reference.c.target_id).where(
-                    key_in(idx_reference.c.resource_pk, keys, postgres=tx.is_postgres),
-                    idx_reference.c.param.in_(list(references)),
-                    idx_reference.c.target_id.is_not(None))):
+    for pk, param, system, code in await _rows(tx, idx_token, tokens, keys):
+        matches[pk].tokens.setdefault(param, []).append((system, code))
+    for pk, param, target_type, target_id in await _rows(tx, idx_reference, references, keys):
+        if target_id is not None:
             matches[pk].references.setdefault(param, []).append(f"{target_type}/{target_id}")
-    if dates:
-        for pk, param, low in await tx.rows(
-                select(idx_date.c.resource_pk, idx_date.c.param, idx_date.c.low).where(
-                    key_in(idx_date.c.resource_pk, keys, postgres=tx.is_postgres),
-                    idx_date.c.param.in_(list(dates)))):
-            matches[pk].dates.setdefault(param, []).append(int(low))
+    for pk, param, low in await _rows(tx, idx_date, dates, keys):
+        matches[pk].dates.setdefault(param, []).append(int(low))
     return list(matches.values())
+
+
+# The columns each index table gives, after the key and the parameter's name.
+_VALUES: Final = {idx_token.name: ("system", "code"),
+                  idx_reference.name: ("target_type", "target_id"),
+                  idx_date.name: ("low",)}
+
+
+async def _rows(tx: Transaction, table: Table, params: Sequence[str], keys: list[int]
+                ) -> list[tuple[Any, ...]]:
+    if not params:
+        return []
+    return await tx.rows(select(table.c.resource_pk, table.c.param,
+                                *(table.c[name] for name in _VALUES[table.name])).where(
+        key_in(table.c.resource_pk, keys, postgres=tx.is_postgres),
+        table.c.param.in_(list(params))))

@@ -21,7 +21,6 @@ from typing import Any, Final
 
 from mor.auth.policy import Principal
 from mor.fhir.errors import FhirError, NotFound
-from mor.fhir.server_meta import editable
 from mor.fhir.store import Store
 from mor.messages import N_, Refused
 from mor.services import fhir_calls
@@ -105,7 +104,7 @@ async def acknowledge(store: Store, caller: Principal, centre_id: str, task_id: 
                       version: str, note: str, now: datetime) -> None:
     """The nurse has seen the alert and dealt with it: it leaves the worklist."""
     task = await _open_alert(store, caller, centre_id, task_id)
-    changed = editable(task)
+    changed = dict(task)
     changed["status"] = "completed"
     changed["businessStatus"] = {"coding": [coding(MONITORING, "acknowledged",
                                                     "Acknowledged")]}
@@ -119,7 +118,7 @@ async def acknowledge(store: Store, caller: Principal, centre_id: str, task_id: 
         except NotFound:
             current = None
         if current is not None and current.get("status") == "active":
-            flag = {**editable(current), "status": "inactive",
+            flag = {**current, "status": "inactive",
                     "period": {**(current.get("period") or {}), "end": _stamp(now)}}
     await _write_alert(store, caller, task, changed, version, flag)
 
@@ -130,7 +129,7 @@ async def escalate(store: Store, caller: Principal, centre_id: str, task_id: str
     task = await _open_alert(store, caller, centre_id, task_id)
     if not note.strip():
         raise ActionRefused(N_("Say what the doctor should look at"))
-    changed = editable(task)
+    changed = dict(task)
     changed["businessStatus"] = {"coding": [coding(MONITORING, ESCALATED,
                                                     "Escalated to a doctor")]}
     changed["performerType"] = [{"coding": [coding(_SNOMED, "158965000",

@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any, Final
 
 from mor.fhir.errors import NotFound
-from mor.fhir.server_meta import editable
 from mor.fhir.store import Store, Transaction
 from mor.fhir.visibility import EVERYTHING
 from mor.services.monitoring.codes import (
@@ -202,7 +201,7 @@ async def _apply(tx: Transaction, plan: Plan, decision: Decision, readings: dict
         await _raise(tx, plan, decision, readings, stamp)
         return
     task = tasks[decision.alert_id]
-    changed = editable(task)
+    changed = dict(task)
     changed["lastModified"] = stamp
     if isinstance(decision, Attach):
         changed["input"] = [*(task.get("input") or ()),
@@ -246,7 +245,7 @@ async def close_flag(tx: Transaction, task: dict[str, Any], stamp: str) -> None:
         return
     if flag.get("status") != "active":
         return
-    changed = editable(flag)
+    changed = dict(flag)
     changed["status"] = "inactive"
     changed["period"] = {**(flag.get("period") or {}), "end": stamp}
     await tx.update("Flag", found, changed)

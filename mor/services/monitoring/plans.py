@@ -22,7 +22,6 @@ from mor.auth.roles import CLINICAL_ROLES, Role
 from mor.fhir.errors import FhirError
 from mor.fhir.interactions import dispatch
 from mor.fhir.requests import FhirRequest
-from mor.fhir.server_meta import editable
 from mor.fhir.store import Store
 from mor.messages import N_, Refused
 from mor.services import fhir_calls
@@ -154,7 +153,7 @@ async def change_thresholds(store: Store, caller: Principal, plan_id: str,
                              "thresholds"))
     current = await fhir_calls.read(store, caller, f"CarePlan/{plan_id}")
     plan = plan_of(current)
-    changed = editable(current)
+    changed = dict(current)
     kept = [e for e in current.get("extension") or () if e.get("url") != THRESHOLD_URL]
     changed.pop("extension", None)
     if kept or extensions(thresholds):
@@ -170,7 +169,7 @@ async def change_thresholds(store: Store, caller: Principal, plan_id: str,
                                         datetime.fromisoformat(plan.started))
                       if _goal_kind(g) == kind), None)
         if fresh is not None:
-            writes.append((f"Goal/{goal_id}", {**editable(goal),
+            writes.append((f"Goal/{goal_id}", {**goal,
                                                  "target": fresh["target"]}))
     try:
         await fhir_calls.transaction(store, caller, writes,

@@ -17,7 +17,6 @@ from mor.auth.policy import Principal
 from mor.auth.roles import Role
 from mor.fhir.errors import PreconditionFailed
 from mor.fhir.permissions import Access
-from mor.fhir.server_meta import editable
 from mor.fhir.store import Store
 from mor.messages import N_
 from mor.services import fhir_calls
@@ -136,7 +135,7 @@ async def write(store: Store, caller: Principal, writes: Sequence[dict[str, Any]
 
 def changed(resource: Mapping[str, Any], **fields: Any) -> dict[str, Any]:
     """A copy to write back: ``meta`` is the store's, the rest as given."""
-    return {**editable(resource), **fields}
+    return {**resource, **fields}
 
 
 def version(resource: Mapping[str, Any]) -> str:

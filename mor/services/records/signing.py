@@ -25,7 +25,6 @@ from mor.auth.policy import Principal
 from mor.auth.roles import Role
 from mor.fhir.errors import NotFound, PreconditionFailed
 from mor.fhir.permissions import Access
-from mor.fhir.server_meta import editable
 from mor.fhir.store import Store
 from mor.messages import N_
 from mor.services import fhir_calls
@@ -143,7 +142,7 @@ async def sign(store: Store, caller: Principal, encounter_id: str, note: VisitNo
     versions = {f"Encounter/{encounter_id}": record.version}
     if record.appointment is not None and record.appointment.get("status") in _OPEN:
         # Seen and signed: the visit at the centre is over.
-        appointment = editable(record.appointment)
+        appointment = dict(record.appointment)
         path = f"Appointment/{appointment['id']}"
         writes.append((path, appointment | {"status": "fulfilled"}))
         versions[path] = str(record.appointment["meta"]["versionId"])
@@ -196,7 +195,7 @@ def _resources(note: VisitNote, visit: Visit, record: _Record, formulary: Formul
     title = "Consultation note"
     note_resource = visit_composition.composition(
         note, visit, composition_id=composition_id, title=title, entries=entries)
-    encounter = editable(record.encounter)
+    encounter = dict(record.encounter)
     if (encounter.get("class") or {}).get("code") == AMBULATORY_CODE and \
             encounter.get("status") in _OPEN:
         encounter = _finished(encounter, visit.when)

@@ -13,7 +13,6 @@ from mor.auth.policy import Principal
 from mor.fhir.access_records import record_with_write
 from mor.fhir.errors import Gone, NotFound, PreconditionFailed
 from mor.fhir.permissions import Access
-from mor.fhir.server_meta import editable
 from mor.fhir.store import Store, Transaction
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
@@ -50,7 +49,7 @@ async def open_visit(store: Store, caller: Principal, centre_id: str, appointmen
                                                        practitioner_id, at))
                 # Written on the version read, always: of two clinicians opening it at
                 # once, one writes, the other finds the visit on its second try.
-                changed = editable(appointment)
+                changed = dict(appointment)
                 if changed["status"] == "booked":
                     changed["status"] = "arrived"
                 await tx.update("Appointment", appointment_id, changed,
@@ -84,7 +83,7 @@ async def _joined(tx: Transaction, caller: Principal, encounter: dict[str, Any],
     """The visit someone opened already; the caller becomes its participant too (a nurse
     takes the vital signs, the doctor then sees the patient)."""
     if not took_part(encounter, practitioner_id):
-        changed = editable(encounter)
+        changed = dict(encounter)
         changed["participant"] = [*encounter.get("participant", []),
                                   participant(practitioner_id, at)]
         await tx.update("Encounter", encounter["id"], changed,

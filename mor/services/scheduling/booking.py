@@ -23,7 +23,6 @@ from mor.auth.roles import Role
 from mor.fhir.access_records import record_with_write
 from mor.fhir.errors import Gone, NotFound, PreconditionFailed
 from mor.fhir.permissions import Access
-from mor.fhir.server_meta import editable
 from mor.fhir.store import Store, Transaction
 from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.visibility import EVERYTHING
@@ -153,7 +152,7 @@ async def reschedule(store: Store, caller: Principal, patient_id: str,
             await _free_slots_of(tx, appointment)
             moved = await _appointment(tx, patient_id, slot_id, slot,
                                        video=is_video(appointment))
-            changed = {**editable(appointment), **{k: moved[k] for k in (
+            changed = {**appointment, **{k: moved[k] for k in (
                 "slot", "start", "end", "participant", "serviceType", "minutesDuration")}}
             stored, _ = await tx.update("Appointment", appointment_id, changed,
                                         if_match=current)
@@ -171,7 +170,7 @@ async def cancel(store: Store, caller: Principal, patient_id: str, appointment_i
     async with store.writing(EVERYTHING) as tx:
         current, appointment = await _own_appointment(tx, patient_id, appointment_id)
         await _free_slots_of(tx, appointment)
-        appointment = {**editable(appointment), "status": "cancelled",
+        appointment = {**appointment, "status": "cancelled",
                        "cancelationReason": {"coding": [CANCELLATION_REASONS["patient"]]}}
         stored, _ = await tx.update("Appointment", appointment_id, appointment,
                                     if_match=current)
@@ -278,7 +277,7 @@ async def _free_slot(tx: Transaction, slot_id: str) -> tuple[dict[str, Any], int
 
 
 async def _take(tx: Transaction, slot_id: str, slot: dict[str, Any], version: int) -> None:
-    busy = editable(slot) | {"status": "busy"}
+    busy = slot | {"status": "busy"}
     try:
         await tx.update("Slot", slot_id, busy, if_match=version)
     except PreconditionFailed:
@@ -296,7 +295,7 @@ async def _free_slots_of(tx: Transaction, appointment: dict[str, Any]) -> None:
             continue  # removed from the roster meanwhile: nothing to free
         slot = stored.resource()
         if slot.get("status") == "busy":
-            free = editable(slot) | {"status": "free"}
+            free = slot | {"status": "free"}
             await tx.update("Slot", slot_id, free)
 
 
@@ -370,7 +369,7 @@ async def _register_at_centre(tx: Transaction, patient_id: str,
     location = (await tx.read("Location", location_id)).resource()
     organization = location.get("managingOrganization")
     if organization:
-        patient = editable(patient)
+        patient = dict(patient)
         patient["managingOrganization"] = organization
         await tx.update("Patient", patient_id, patient, if_match=stored.version_id)
 

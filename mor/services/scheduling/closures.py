@@ -13,7 +13,6 @@ from mor.auth.policy import Principal
 from mor.auth.roles import Role
 from mor.fhir.access_records import record_with_write
 from mor.fhir.permissions import Access, Caller
-from mor.fhir.server_meta import editable
 from mor.fhir.store import Store
 from mor.fhir.visibility import EVERYTHING
 from mor.services.scheduling.booking import (
@@ -87,7 +86,7 @@ async def cancel_booked_on(store: Store, caller: Principal, centre_id: str, day:
             appointment = stored.resource()
             if appointment.get("status") not in ACTIVE_STATUSES:
                 continue  # the patient cancelled or moved it meanwhile
-            changed = editable(appointment) | {
+            changed = appointment | {
                 "status": "cancelled", "cancelationReason": {
                     "coding": [CANCELLATION_REASONS["provider"]], "text": reason.strip()
                     or "The health centre is closed on this day"}}
@@ -97,7 +96,7 @@ async def cancel_booked_on(store: Store, caller: Principal, centre_id: str, day:
                 if slot_id is None:
                     continue
                 slot = await tx.read("Slot", slot_id)
-                await tx.update("Slot", slot_id, editable(slot.resource())
+                await tx.update("Slot", slot_id, slot.resource()
                     | {"status": "busy-unavailable"}, if_match=slot.version_id)
             await record_with_write(tx, caller, Access(
                 "PUT", f"Appointment/{booking.appointment_id}", "", 200))

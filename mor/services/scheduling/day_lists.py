@@ -21,7 +21,6 @@ from mor.auth.roles import CLINICAL_ROLES, Role
 from mor.fhir.access_records import record_with_write
 from mor.fhir.errors import Gone, NotFound
 from mor.fhir.permissions import Access
-from mor.fhir.server_meta import editable
 from mor.fhir.store import Store
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
@@ -103,7 +102,7 @@ async def mark(store: Store, staff: Principal, centre_id: str, appointment_id: s
             raise LookupError(N_("There is no such appointment"))
         if appointment["status"] not in _MARKABLE_FROM:
             raise ValueError(N_("This appointment was cancelled or closed already"))
-        changed = editable(appointment) | {"status": status}
+        changed = appointment | {"status": status}
         updated, _ = await tx.update("Appointment", appointment_id, changed,
                                      if_match=stored.version_id)
         await record_with_write(tx, staff, Access(

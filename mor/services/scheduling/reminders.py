@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from mor.fhir.server_meta import editable
 from mor.fhir.store import Store
 from mor.fhir.timestamps import instant_from_micros, now_micros
 from mor.fhir.visibility import EVERYTHING
@@ -176,7 +175,7 @@ async def finish_communication(store: Store, communication_id: str, status: str,
     """Mark a reminder's Communication sent (completed) or not (not-done, and why)."""
     async with store.writing(EVERYTHING) as tx:
         current = await tx.read("Communication", communication_id)
-        changed = editable(current.resource())
+        changed = current.resource()
         changed["status"] = status
         if status == "completed":
             changed["sent"] = instant_from_micros(now_micros())

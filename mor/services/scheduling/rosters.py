@@ -11,7 +11,6 @@ from datetime import time
 from typing import Any
 
 from mor.fhir.permissions import Caller
-from mor.fhir.server_meta import editable
 from mor.fhir.store import Store, new_id
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
@@ -210,6 +209,6 @@ async def end_roster_entry(store: Store, caller: Caller, entry: RosterEntry) -> 
         role = (await tx.read("PractitionerRole", entry.role_id)).resource()
         schedule = (await tx.read("Schedule", entry.schedule_id)).resource()
     await transaction(store, caller, [
-        (f"PractitionerRole/{entry.role_id}", editable(role) | {"active": False}),
-        (f"Schedule/{entry.schedule_id}", editable(schedule) | {"active": False}),
+        (f"PractitionerRole/{entry.role_id}", role | {"active": False}),
+        (f"Schedule/{entry.schedule_id}", schedule | {"active": False}),
     ])

@@ -16,7 +16,6 @@ from datetime import date, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from mor.fhir.server_meta import editable
 from mor.fhir.store import Store, prepare_new
 from mor.fhir.visibility import EVERYTHING
 from mor.services.scheduling.codes import DAYS_OF_WEEK
@@ -105,7 +104,7 @@ async def refresh_slots(store: Store, schedule_id: str, *, zone: ZoneInfo,
         if active:
             horizon_end = datetime.combine(today + timedelta(days=horizon_days),
                                            datetime.min.time(), zone)
-            schedule = {**editable(schedule), "planningHorizon": {
+            schedule = {**schedule, "planningHorizon": {
                 "start": since, "end": horizon_end.isoformat()}}
             await tx.update("Schedule", schedule_id, schedule)
     return Refreshed(len(made), removed)

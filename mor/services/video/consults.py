@@ -41,7 +41,6 @@ from mor.auth.roles import Role
 from mor.fhir.access_records import record_with_write
 from mor.fhir.errors import Gone, NotFound, PreconditionFailed
 from mor.fhir.permissions import Access
-from mor.fhir.server_meta import editable
 from mor.fhir.store import Store, StoredResource, Transaction
 from mor.fhir.visibility import EVERYTHING
 from mor.messages import N_
@@ -143,7 +142,7 @@ async def arrive(store: Store, caller: Principal, appointment_id: str, *,
                                        practitioner_id=booking.practitioner_id)
             created = await tx.create(encounter)
             if appointment["status"] == "booked":
-                await tx.update("Appointment", appointment_id, editable(appointment) | {
+                await tx.update("Appointment", appointment_id, appointment | {
                     "status": "arrived"}, if_match=stored.version_id)
             await record_with_write(tx, caller, Access("POST", "Encounter", "", 201))
     return consult_of(created.resource())
@@ -526,7 +525,7 @@ def _with_status(encounter: dict[str, Any], status: str, at: datetime) -> dict[s
     if history and not history[-1].get("period", {}).get("end"):
         history[-1]["period"] = {**history[-1]["period"], "end": moment}
     history.append({"status": status, "period": {"start": moment}})
-    return editable(encounter) | {"status": status, "statusHistory": history}
+    return encounter | {"status": status, "statusHistory": history}
 
 
 def _with_responsible(encounter: dict[str, Any], practitioner_id: str, at: datetime
@@ -615,7 +614,7 @@ async def _read_encounter(tx: Transaction, encounter_id: str) -> StoredResource:
 
 async def _save(tx: Transaction, stored: StoredResource, changed: dict[str, Any]
                 ) -> dict[str, Any]:
-    updated, _ = await tx.update("Encounter", stored.id, editable(changed),
+    updated, _ = await tx.update("Encounter", stored.id, changed,
                                  if_match=stored.version_id)
     return updated.resource()
 
@@ -665,7 +664,7 @@ async def _close_appointment(tx: Transaction, appointment_id: str, status: str) 
     appointment = stored.resource()
     # One the centre closed meanwhile (marked seen, say, on its day list) stays so.
     if appointment.get("status") in _COMING:
-        await tx.update("Appointment", appointment_id, editable(appointment) | {
+        await tx.update("Appointment", appointment_id, appointment | {
             "status": status}, if_match=stored.version_id)
 
 
